@@ -1,0 +1,1 @@
+"""The answering engine and every chat surface (Slack, Teams, the CLI)."""

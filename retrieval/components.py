@@ -1,0 +1,334 @@
+"""Haystack components of the hybrid search pipeline.
+
+pgvector-haystack's stock keyword retriever recomputes ``to_tsvector`` for every row; these
+retrievers read the stored tsvector (GIN) and the HNSW index over current chunks instead, and
+apply the audience filter (the asker's country plus documents for everyone).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from haystack import Document, component, default_from_dict, default_to_dict
+from haystack.utils import Secret, deserialize_secrets_inplace
+from sqlalchemy import Engine
+
+from hr.db import shared_engine
+from retrieval import search_store as sql
+from retrieval.query import Glossary, Speller, analyze, merge_countries
+from retrieval.search_store import AudienceFilter, Hit
+
+
+class _DatabaseComponent:
+    """Light ``__init__``; the engine is made in ``warm_up``."""
+
+    def __init__(self, database_url: Secret) -> None:
+        self.database_url = database_url
+        self._engine: Engine | None = None
+
+    def warm_up(self) -> None:
+        if self._engine is None:
+            url = self.database_url.resolve_value()
+            if not url:
+                raise ValueError("the database URL secret resolved to nothing")
+            self._engine = shared_engine(str(url))
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self.warm_up()
+        assert self._engine is not None
+        return self._engine
+
+    def _to_dict(self, **params: Any) -> dict[str, Any]:
+        return default_to_dict(self, database_url=self.database_url.to_dict(), **params)
+
+
+def _from_dict(cls: Any, data: dict[str, Any]) -> Any:
+    deserialize_secrets_inplace(data["init_parameters"], keys=["database_url"])
+    return default_from_dict(cls, data)
+
+
+class TermStatistics:
+    """Word counts of the index, reloaded when the index changes (checked at most every ``ttl_s``)."""
+
+    def __init__(self, engine: Engine, ttl_s: float = 15.0) -> None:
+        self.engine = engine
+        self.ttl_s = ttl_s
+        self.words: dict[str, int] = {}
+        self.lexemes: dict[str, int] = {}
+        self.total = 0
+        self.speller: Speller | None = None
+        self._generation: tuple[Any, ...] | None = None
+        self._checked = 0.0
+
+    def refresh(self) -> TermStatistics:
+        now = time.monotonic()
+        if self._generation is not None and now - self._checked < self.ttl_s:
+            return self
+        self._checked = now
+        with self.engine.connect() as conn:
+            generation = sql.index_generation(conn)
+            if generation != self._generation:
+                self.words, self.lexemes, self.total = sql.term_statistics(conn)
+                self.speller = Speller(self.words)
+                self._generation = generation
+        return self
+
+
+@component
+class QueryAnalyzer(_DatabaseComponent):
+    """Glossary expansion, typo correction and country detection; outputs the texts for each
+    retriever and the audience filter."""
+
+    def __init__(self, database_url: Secret, glossary_path: str | None = None) -> None:
+        _DatabaseComponent.__init__(self, database_url)
+        self.glossary_path = glossary_path
+        self._glossary: Glossary | None = None
+        self._stats: TermStatistics | None = None
+
+    def warm_up(self) -> None:
+        _DatabaseComponent.warm_up(self)
+        if self._glossary is None:
+            from pathlib import Path
+
+            self._glossary = Glossary.load(Path(self.glossary_path) if self.glossary_path else None)
+        if self._stats is None:
+            self._stats = TermStatistics(self.engine)
+
+    @component.output_types(embedding_text=str, keyword_text=str, audience=AudienceFilter, analysis=dict)
+    def run(
+        self,
+        query: str,
+        countries: list[str] | None = None,
+        entities: list[str] | None = None,
+        employment_types: list[str] | None = None,
+        sources: list[str] | None = None,
+    ) -> dict[str, Any]:
+        self.warm_up()
+        assert self._glossary is not None and self._stats is not None
+        stats = self._stats.refresh()
+        analyzed = analyze(query, self._glossary, stats.speller)
+        audience = AudienceFilter(
+            countries=merge_countries(countries, analyzed.countries),
+            entities=tuple(entities or ()) if not analyzed.countries else (),
+            employment_types=tuple(employment_types or ()),
+            sources=tuple(sources or ()),
+        )
+        return {
+            "embedding_text": analyzed.embedding_text,
+            "keyword_text": analyzed.keyword_text,
+            "audience": audience,
+            "analysis": {
+                "corrections": analyzed.corrections,
+                "expansions": list(analyzed.expansions),
+                "countries": list(audience.countries),
+            },
+        }
+
+    def term_stats(self) -> TermStatistics:
+        self.warm_up()
+        assert self._stats is not None
+        return self._stats.refresh()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._to_dict(glossary_path=self.glossary_path)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QueryAnalyzer:
+        return _from_dict(cls, data)  # type: ignore[no-any-return]
+
+
+def _hits_to_documents(hits: list[Hit]) -> list[Document]:
+    return [Document(id=str(h.chunk_id), score=h.score) for h in hits]
+
+
+@component
+class PgvectorChunkEmbeddingRetriever(_DatabaseComponent):
+    """Cosine search with the HNSW index over current chunks, honouring the audience filter."""
+
+    def __init__(self, database_url: Secret, top_k: int = 50, ef_search: int = 100) -> None:
+        _DatabaseComponent.__init__(self, database_url)
+        self.top_k = top_k
+        self.ef_search = ef_search
+        self._iterative: bool | None = None
+
+    def warm_up(self) -> None:
+        _DatabaseComponent.warm_up(self)
+        if self._iterative is None:
+            with self.engine.connect() as conn:
+                self._iterative = sql.supports_iterative_scan(conn)
+
+    @component.output_types(documents=list[Document])
+    def run(
+        self, query_embedding: list[float], audience: AudienceFilter | None = None, top_k: int | None = None
+    ) -> dict[str, Any]:
+        self.warm_up()
+        with self.engine.connect() as conn:
+            hits = sql.vector_search(
+                conn,
+                query_embedding,
+                audience or AudienceFilter(),
+                top_k or self.top_k,
+                ef_search=self.ef_search,
+                iterative=bool(self._iterative),
+            )
+        return {"documents": _hits_to_documents(hits)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._to_dict(top_k=self.top_k, ef_search=self.ef_search)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PgvectorChunkEmbeddingRetriever:
+        return _from_dict(cls, data)  # type: ignore[no-any-return]
+
+
+@component
+class PgvectorChunkKeywordRetriever(_DatabaseComponent):
+    """Full-text search over the stored tsvector column (GIN), rare terms weighted up."""
+
+    def __init__(self, database_url: Secret, top_k: int = 50, max_term_share: float = 0.5) -> None:
+        _DatabaseComponent.__init__(self, database_url)
+        self.top_k = top_k
+        self.max_term_share = max_term_share
+        self._stats: TermStatistics | None = None
+
+    def warm_up(self) -> None:
+        _DatabaseComponent.warm_up(self)
+        if self._stats is None:
+            self._stats = TermStatistics(self.engine)
+
+    @component.output_types(documents=list[Document])
+    def run(self, query: str, audience: AudienceFilter | None = None, top_k: int | None = None) -> dict[str, Any]:
+        self.warm_up()
+        assert self._stats is not None
+        stats = self._stats.refresh()
+        with self.engine.connect() as conn:
+            lexemes = list(dict.fromkeys(sql.query_lexemes(conn, query)))
+            weighted = self._weights(lexemes, stats)
+            hits = sql.keyword_search(conn, weighted, audience or AudienceFilter(), top_k or self.top_k)
+        return {"documents": _hits_to_documents(hits)}
+
+    def _weights(self, lexemes: list[str], stats: TermStatistics) -> list[tuple[str, float]]:
+        total = max(stats.total, 1)
+        known = [(lex, stats.lexemes.get(lex, 0)) for lex in lexemes]
+        known = [(lex, n) for lex, n in known if n > 0]
+        # terms in most chunks say little and make the OR-match scan the whole index
+        selective = [(lex, n) for lex, n in known if n / total <= self.max_term_share] or known
+        return [(lex, sql.idf(n, total)) for lex, n in selective]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._to_dict(top_k=self.top_k, max_term_share=self.max_term_share)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PgvectorChunkKeywordRetriever:
+        return _from_dict(cls, data)  # type: ignore[no-any-return]
+
+
+@component
+class HybridRankFusion:
+    """Weighted reciprocal rank fusion of the embedding and keyword result lists; hands the best
+    ``candidates`` on for hydration, boosting and the per-document cap."""
+
+    def __init__(self, k: int = 60, embedding_weight: float = 1.0, keyword_weight: float = 1.0, candidates: int = 40):
+        self.k = k
+        self.embedding_weight = embedding_weight
+        self.keyword_weight = keyword_weight
+        self.candidates = candidates
+
+    @component.output_types(documents=list[Document])
+    def run(
+        self,
+        embedding_documents: list[Document],
+        keyword_documents: list[Document],
+    ) -> dict[str, Any]:
+        scores: dict[str, float] = {}
+        for weight, docs in ((self.embedding_weight, embedding_documents), (self.keyword_weight, keyword_documents)):
+            for rank, doc in enumerate(docs):
+                scores[doc.id] = scores.get(doc.id, 0.0) + weight / (self.k + rank + 1)
+        ranked = sorted(scores.items(), key=lambda item: -item[1])
+        return {"documents": [Document(id=i, score=s) for i, s in ranked[: self.candidates]]}
+
+    def to_dict(self) -> dict[str, Any]:
+        return default_to_dict(
+            self,
+            k=self.k,
+            embedding_weight=self.embedding_weight,
+            keyword_weight=self.keyword_weight,
+            candidates=self.candidates,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HybridRankFusion:
+        return default_from_dict(cls, data)
+
+
+@component
+class ChunkHydrator(_DatabaseComponent):
+    """Loads text, title, heading path, page, link and version of the fused candidates, boosts the
+    ones written for the asker's audience and keeps the top ``top_k`` (at most
+    ``max_per_document`` from one document)."""
+
+    def __init__(self, database_url: Secret, audience_boost: float = 0.25, max_per_document: int = 2) -> None:
+        _DatabaseComponent.__init__(self, database_url)
+        self.audience_boost = audience_boost
+        self.max_per_document = max_per_document
+
+    @component.output_types(documents=list[Document])
+    def run(self, documents: list[Document], audience: AudienceFilter | None = None, top_k: int = 5) -> dict[str, Any]:
+        self.warm_up()
+        ids = [int(d.id) for d in documents]
+        with self.engine.connect() as conn:
+            records = sql.fetch_chunks(conn, ids)
+        wanted = set(audience.countries) if audience else set()
+        scored: list[tuple[float, sql.ChunkRecord]] = []
+        for doc in documents:
+            record = records.get(int(doc.id))
+            if record is None:
+                continue
+            score = float(doc.score or 0.0)
+            if wanted and wanted.intersection(record.countries):
+                score *= 1 + self.audience_boost
+            scored.append((score, record))
+        scored.sort(key=lambda item: -item[0])
+        per_doc: dict[int, int] = {}
+        out: list[Document] = []
+        for score, r in scored:
+            if per_doc.get(r.document_id, 0) >= self.max_per_document:
+                continue
+            per_doc[r.document_id] = per_doc.get(r.document_id, 0) + 1
+            out.append(_record_to_document(r, score))
+            if len(out) >= top_k:
+                break
+        return {"documents": out}
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._to_dict(audience_boost=self.audience_boost, max_per_document=self.max_per_document)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChunkHydrator:
+        return _from_dict(cls, data)  # type: ignore[no-any-return]
+
+
+def _record_to_document(r: sql.ChunkRecord, score: float) -> Document:
+    uri = f"{r.uri}#page={r.page}" if r.page and "#" not in r.uri else r.uri
+    return Document(
+        id=str(r.chunk_id),
+        content=r.body,
+        score=score,
+        meta={
+            "chunk_id": r.chunk_id,
+            "title": r.title,
+            "heading_path": r.heading_path,
+            "page": r.page,
+            "uri": uri,
+            "source": r.source,
+            "path": r.path,
+            "document_id": r.document_id,
+            "version_id": r.version_id,
+            "version_no": r.version_no,
+            "content_hash": r.content_hash,
+            "countries": list(r.countries),
+        },
+    )

@@ -1,0 +1,128 @@
+"""Documents, their versions and their chunks.
+
+A document is identified by its source and its path. Every distinct content (by hash) becomes a
+version; the chunks of every version are kept, and ``chunks.is_current`` marks the ones search
+sees. Replacing a document flips that flag for its old and new chunks in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Computed,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hr.models import Base
+
+EMBEDDING_DIM = 384
+
+TSV_EXPRESSION = (
+    "setweight(to_tsvector('english'::regconfig, coalesce(title, '') || ' ' || coalesce(heading_path, '')), 'A')"
+    " || setweight(to_tsvector('english'::regconfig, coalesce(body, '')), 'B')"
+)
+
+
+class Source(Base):
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(50), default="folder")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("source_id", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(Text, default="", doc="The folder or system it was read from.")
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("document_versions.id", use_alter=True, name="fk_documents_current_version"),
+        nullable=True,
+    )
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DocumentVersion(Base):
+    __tablename__ = "document_versions"
+    __table_args__ = (UniqueConstraint("document_id", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    version_no: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    uri: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    countries: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    entities: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    employment_types: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    content: Mapped[str] = mapped_column(Text, doc="The converted text, readable after it is superseded.")
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Chunk(Base):
+    __tablename__ = "chunks"
+    __table_args__ = (
+        Index(
+            "ix_chunks_embedding_hnsw",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_with={"m": 16, "ef_construction": 64},
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+            postgresql_where=text("is_current"),
+        ),
+        Index("ix_chunks_tsv", "tsv", postgresql_using="gin", postgresql_where=text("is_current")),
+        Index("ix_chunks_countries", "countries", postgresql_using="gin"),
+        Index("ix_chunks_current_source", "source_id", postgresql_where=text("is_current")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    heading_path: Mapped[str] = mapped_column(Text, default="")
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64), index=True, doc="Hash of the embedded text.")
+    embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM))
+    tsv: Mapped[Any] = mapped_column(TSVECTOR, Computed(TSV_EXPRESSION, persisted=True))
+    countries: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    entities: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    employment_types: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SearchTerm(Base):
+    """Words of the current chunks and how many chunks hold each: typo correction and term weights."""
+
+    __tablename__ = "search_terms"
+
+    term: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True, doc="w: a word as typed, l: a lexeme")
+    ndoc: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,157 @@
+"""The one place search pipelines are built, and the typed search service around them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from haystack import Document, Pipeline
+from haystack.utils import Secret
+
+from hr.settings import Settings
+from retrieval.components import (
+    ChunkHydrator,
+    HybridRankFusion,
+    PgvectorChunkEmbeddingRetriever,
+    PgvectorChunkKeywordRetriever,
+    QueryAnalyzer,
+)
+from retrieval.embedding import CachedQueryEmbedder
+
+
+def build_search_pipeline(settings: Settings, database_url: str) -> Pipeline:
+    """analyzer -> (query embedder -> HNSW retriever) + (keyword retriever) -> RRF -> hydrate."""
+    url = Secret.from_token(database_url)
+    pipe = Pipeline()
+    pipe.add_component(
+        "analyzer",
+        QueryAnalyzer(url, glossary_path=str(settings.glossary_path) if settings.glossary_path else None),
+    )
+    pipe.add_component(
+        "embedder",
+        CachedQueryEmbedder(
+            settings.resolved_model_path(), device=settings.embedding_device, cache_size=settings.query_cache_size
+        ),
+    )
+    pipe.add_component(
+        "embedding_retriever",
+        PgvectorChunkEmbeddingRetriever(url, top_k=settings.search_candidates, ef_search=settings.hnsw_ef_search),
+    )
+    pipe.add_component("keyword_retriever", PgvectorChunkKeywordRetriever(url, top_k=settings.search_candidates))
+    pipe.add_component(
+        "fusion",
+        HybridRankFusion(
+            k=settings.rrf_k,
+            embedding_weight=settings.embedding_weight,
+            keyword_weight=settings.keyword_weight,
+        ),
+    )
+    pipe.add_component(
+        "hydrator",
+        ChunkHydrator(url, audience_boost=settings.audience_boost, max_per_document=settings.max_chunks_per_document),
+    )
+    pipe.connect("analyzer.embedding_text", "embedder.text")
+    pipe.connect("embedder.embedding", "embedding_retriever.query_embedding")
+    pipe.connect("analyzer.audience", "embedding_retriever.audience")
+    pipe.connect("analyzer.keyword_text", "keyword_retriever.query")
+    pipe.connect("analyzer.audience", "keyword_retriever.audience")
+    pipe.connect("embedding_retriever.documents", "fusion.embedding_documents")
+    pipe.connect("keyword_retriever.documents", "fusion.keyword_documents")
+    pipe.connect("fusion.documents", "hydrator.documents")
+    pipe.connect("analyzer.audience", "hydrator.audience")
+    return pipe
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    rank: int
+    score: float
+    text: str
+    title: str
+    heading_path: str
+    page: int | None
+    uri: str
+    source: str
+    path: str
+    chunk_id: int
+    document_id: int
+    version_id: int
+    version_no: int
+    content_hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    query: str
+    results: list[SearchResult]
+    latency_ms: float
+    analysis: dict[str, Any]
+
+
+class SearchService:
+    """Hybrid search as a typed call: ``search(query, k=5, country='DE')``."""
+
+    def __init__(self, settings: Settings, database_url: str) -> None:
+        self.pipeline = build_search_pipeline(settings, database_url)
+        self._warm = False
+
+    def warm_up(self) -> None:
+        if not self._warm:
+            self.pipeline.warm_up()
+            self._warm = True
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        countries: list[str] | None = None,
+        entities: list[str] | None = None,
+        employment_types: list[str] | None = None,
+        sources: list[str] | None = None,
+    ) -> SearchResponse:
+        if not query.strip():
+            raise ValueError("the question is empty")
+        self.warm_up()
+        started = time.perf_counter()
+        out = self.pipeline.run(
+            {
+                "analyzer": {
+                    "query": query,
+                    "countries": countries,
+                    "entities": entities,
+                    "employment_types": employment_types,
+                    "sources": sources,
+                },
+                "hydrator": {"top_k": k},
+            },
+            include_outputs_from={"analyzer"},
+        )
+        latency = (time.perf_counter() - started) * 1000
+        docs: list[Document] = out["hydrator"]["documents"]
+        results = [_to_result(i, d) for i, d in enumerate(docs, start=1)]
+        return SearchResponse(query, results, latency, out["analyzer"]["analysis"])
+
+
+def _to_result(rank: int, d: Document) -> SearchResult:
+    m = d.meta
+    return SearchResult(
+        rank=rank,
+        score=round(float(d.score or 0.0), 6),
+        text=d.content or "",
+        title=m["title"],
+        heading_path=m["heading_path"],
+        page=m["page"],
+        uri=m["uri"],
+        source=m["source"],
+        path=m["path"],
+        chunk_id=m["chunk_id"],
+        document_id=m["document_id"],
+        version_id=m["version_id"],
+        version_no=m["version_no"],
+        content_hash=m["content_hash"],
+    )

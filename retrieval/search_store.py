@@ -1,0 +1,183 @@
+"""All SQL of the search side. Read-only; each function takes an open connection."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from hr.db import pgvector_version
+
+
+@dataclass(frozen=True)
+class AudienceFilter:
+    countries: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    employment_types: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        """Documents for this audience plus the ones that apply to everyone (within ``sources``)."""
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if self.sources:
+            clauses.append("c.source_id IN (SELECT id FROM sources WHERE name = ANY(:f_sources))")
+            params["f_sources"] = list(self.sources)
+        for column, values in (
+            ("countries", self.countries),
+            ("entities", self.entities),
+            ("employment_types", self.employment_types),
+        ):
+            if values:
+                clauses.append(f"(cardinality(c.{column}) = 0 OR c.{column} && CAST(:f_{column} AS text[]))")
+                params[f"f_{column}"] = list(values)
+        return (" AND " + " AND ".join(clauses) if clauses else ""), params
+
+    @property
+    def active(self) -> bool:
+        return bool(self.countries or self.entities or self.employment_types or self.sources)
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    chunk_id: int
+    body: str
+    title: str
+    heading_path: str
+    page: int | None
+    countries: list[str]
+    document_id: int
+    version_id: int
+    version_no: int
+    content_hash: str
+    path: str
+    source: str
+    uri: str
+
+
+def vector_search(
+    conn: Connection,
+    embedding: Sequence[float],
+    audience: AudienceFilter,
+    limit: int,
+    *,
+    ef_search: int,
+    iterative: bool,
+) -> list[Hit]:
+    """HNSW search over current chunks. A selective audience filter can leave HNSW short of
+    ``limit`` rows: pgvector 0.8+ scans on iteratively; 0.6 gets a raised ef_search and, if still
+    short, an exact search."""
+    where, params = audience.sql()
+    params |= {"q": _vector_literal(embedding), "n": limit}
+    sql = (
+        "SELECT c.id, 1 - (c.embedding <=> CAST(:q AS vector)) AS score FROM chunks c "
+        f"WHERE c.is_current{where} ORDER BY c.embedding <=> CAST(:q AS vector) LIMIT :n"
+    )
+    with conn.begin():
+        if audience.active:
+            if iterative:
+                conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+            conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(ef_search, 4 * limit, 200):d}"))
+        else:
+            conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(ef_search, limit):d}"))
+        rows = conn.execute(text(sql), params).all()
+        if audience.active and len(rows) < limit:
+            # exact: an ORDER BY the index cannot serve, so the filter's own indexes are used
+            exact = sql.replace(
+                "ORDER BY c.embedding <=> CAST(:q AS vector)", "ORDER BY (c.embedding <=> CAST(:q AS vector)) + 0"
+            )
+            rows = conn.execute(text(exact), params).all()
+    hits = [Hit(int(r[0]), float(r[1])) for r in rows]
+    hits.sort(key=lambda h: -h.score)  # relaxed_order may return rows slightly out of order
+    return hits
+
+
+def query_lexemes(conn: Connection, query: str) -> list[str]:
+    rows = conn.execute(
+        text("SELECT unnest(tsvector_to_array(to_tsvector('english'::regconfig, :q)))"), {"q": query}
+    )
+    return [str(r[0]) for r in rows]
+
+
+def keyword_search(
+    conn: Connection,
+    lexemes: Sequence[tuple[str, float]],
+    audience: AudienceFilter,
+    limit: int,
+) -> list[Hit]:
+    """Full-text search on the stored tsvector (GIN index): any term may match, and each matching
+    term counts by its weight (rarer terms weigh more; title and headings count more than body)."""
+    if not lexemes:
+        return []
+    where, params = audience.sql()
+    terms = []
+    for i, (lexeme, weight) in enumerate(lexemes):
+        params[f"t{i}"] = _tsquery_literal(lexeme)
+        terms.append(f"{weight:.4f} * ts_rank(c.tsv, CAST(:t{i} AS tsquery))")
+    params["any"] = " | ".join(_tsquery_literal(lex) for lex, _ in lexemes)
+    params["n"] = limit
+    sql = (
+        f"SELECT c.id, ({' + '.join(terms)}) AS score FROM chunks c "
+        f"WHERE c.is_current AND c.tsv @@ CAST(:any AS tsquery){where} ORDER BY score DESC LIMIT :n"
+    )
+    return [Hit(int(r[0]), float(r[1])) for r in conn.execute(text(sql), params)]
+
+
+def fetch_chunks(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
+    if not chunk_ids:
+        return {}
+    rows = conn.execute(
+        text(
+            "SELECT c.id, c.body, c.title, c.heading_path, c.page, c.countries, c.document_id, c.version_id, "
+            "v.version_no, v.content_hash, d.path, s.name AS source, v.uri "
+            "FROM chunks c JOIN document_versions v ON v.id = c.version_id "
+            "JOIN documents d ON d.id = c.document_id JOIN sources s ON s.id = c.source_id "
+            "WHERE c.id = ANY(:ids)"
+        ),
+        {"ids": list(chunk_ids)},
+    )
+    return {int(r[0]): ChunkRecord(*r) for r in rows}
+
+
+def term_statistics(conn: Connection) -> tuple[dict[str, int], dict[str, int], int]:
+    """(words as typed -> chunk count, lexemes -> chunk count, number of current chunks)."""
+    words: dict[str, int] = {}
+    lexemes: dict[str, int] = {}
+    for term, kind, ndoc in conn.execute(text("SELECT term, kind, ndoc FROM search_terms")):
+        (words if kind == "w" else lexemes)[str(term)] = int(ndoc)
+    total = int(conn.execute(text("SELECT count(*) FROM chunks WHERE is_current")).scalar() or 0)
+    return words, lexemes, total
+
+
+def index_generation(conn: Connection) -> tuple[Any, ...]:
+    """Changes whenever documents are written or removed (cheap, index-backed)."""
+    row = conn.execute(
+        text("SELECT (SELECT max(id) FROM chunks), (SELECT max(updated_at) FROM documents), "
+             "(SELECT count(*) FROM documents WHERE removed_at IS NOT NULL)")
+    ).one()
+    return tuple(row)
+
+
+def supports_iterative_scan(conn: Connection) -> bool:
+    return pgvector_version(conn) >= (0, 8)
+
+
+def idf(ndoc: int, total: int) -> float:
+    return math.log(1 + (total - ndoc + 0.5) / (ndoc + 0.5))
+
+
+def _vector_literal(embedding: Sequence[float]) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in embedding) + "]"
+
+
+def _tsquery_literal(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"

@@ -1,0 +1,201 @@
+"""All SQL of the ingest side: sources, documents, versions, chunks, search terms.
+
+Functions take the caller's session and only flush; the edge (CLI command, task) commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from retrieval.audience import Audience
+from retrieval.chunking import Chunk as TextChunk
+from retrieval.models import Chunk, Document, DocumentVersion, SearchTerm, Source
+
+
+@dataclass(frozen=True)
+class KnownDocument:
+    id: int
+    path: str
+    origin: str
+    content_hash: str | None
+    removed: bool
+
+
+def get_or_create_source(session: Session, name: str, kind: str = "folder") -> Source:
+    source = session.scalar(select(Source).where(Source.name == name))
+    if source is None:
+        source = Source(name=name, kind=kind, settings={})
+        session.add(source)
+        session.flush()
+    return source
+
+
+def known_documents(session: Session, source_id: int) -> dict[str, KnownDocument]:
+    rows = session.execute(
+        select(Document.id, Document.path, Document.origin, DocumentVersion.content_hash, Document.removed_at)
+        .outerjoin(DocumentVersion, DocumentVersion.id == Document.current_version_id)
+        .where(Document.source_id == source_id)
+    )
+    return {
+        r.path: KnownDocument(r.id, r.path, r.origin, r.content_hash, r.removed_at is not None) for r in rows
+    }
+
+
+def embeddings_by_text_hash(session: Session, hashes: Iterable[str]) -> dict[str, Any]:
+    """Embeddings already computed for identical embedded texts (any document, any version)."""
+    wanted = list(set(hashes))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Chunk.text_hash, Chunk.embedding).where(Chunk.text_hash.in_(wanted)).distinct(Chunk.text_hash)
+    )
+    return {r.text_hash: r.embedding for r in rows}
+
+
+def _lock_document(session: Session, source_id: int, path: str, origin: str) -> Document:
+    stmt = select(Document).where(Document.source_id == source_id, Document.path == path).with_for_update()
+    document = session.scalar(stmt)
+    if document is None:
+        document = Document(source_id=source_id, path=path, origin=origin)
+        session.add(document)
+        session.flush()
+    return document
+
+
+def reactivate_version(session: Session, source_id: int, path: str, origin: str, content_hash: str) -> bool:
+    """Point a document back at an earlier version with this exact content; False if there is none."""
+    document = _lock_document(session, source_id, path, origin)
+    version_id = session.scalar(
+        select(DocumentVersion.id).where(
+            DocumentVersion.document_id == document.id, DocumentVersion.content_hash == content_hash
+        )
+    )
+    if version_id is None:
+        return False
+    _switch_current(session, document, version_id, origin)
+    return True
+
+
+def write_version(
+    session: Session,
+    *,
+    source_id: int,
+    path: str,
+    origin: str,
+    content_hash: str,
+    title: str,
+    uri: str,
+    meta: dict[str, Any],
+    audience: Audience,
+    content: str,
+    chunks: Sequence[TextChunk],
+    text_hashes: Sequence[str],
+    embeddings: Sequence[Any],
+    chunk_uris: Sequence[str] | None = None,
+) -> int:
+    """Store a new version with its chunks and make it the one search sees, all in the caller's
+    transaction: a search sees the old chunks or the new ones, never a mix."""
+    document = _lock_document(session, source_id, path, origin)
+    version_no = (
+        session.scalar(select(func.max(DocumentVersion.version_no)).where(DocumentVersion.document_id == document.id))
+        or 0
+    ) + 1
+    version = DocumentVersion(
+        document_id=document.id,
+        version_no=version_no,
+        content_hash=content_hash,
+        title=title,
+        uri=uri,
+        meta=meta,
+        countries=list(audience.countries),
+        entities=list(audience.entities),
+        employment_types=list(audience.employment_types),
+        content=content,
+        chunk_count=len(chunks),
+    )
+    session.add(version)
+    session.flush()
+    if chunks:
+        session.execute(
+            insert(Chunk),
+            [
+                {
+                    "version_id": version.id,
+                    "document_id": document.id,
+                    "source_id": source_id,
+                    "ordinal": c.ordinal,
+                    "title": c.title,
+                    "heading_path": c.heading_path,
+                    "page": c.page,
+                    "body": c.body,
+                    "text_hash": h,
+                    "embedding": e,
+                    "countries": list(audience.countries),
+                    "entities": list(audience.entities),
+                    "employment_types": list(audience.employment_types),
+                    "is_current": False,
+                }
+                for c, h, e in zip(chunks, text_hashes, embeddings, strict=True)
+            ],
+        )
+    _switch_current(session, document, version.id, origin)
+    return version.id
+
+
+def _switch_current(session: Session, document: Document, version_id: int, origin: str) -> None:
+    session.execute(
+        update(Chunk)
+        .where(Chunk.document_id == document.id, Chunk.is_current, Chunk.version_id != version_id)
+        .values(is_current=False)
+    )
+    session.execute(update(Chunk).where(Chunk.version_id == version_id).values(is_current=True))
+    document.current_version_id = version_id
+    document.removed_at = None
+    document.origin = origin
+    document.updated_at = datetime.now(UTC)
+    session.flush()
+
+
+def remove_documents(session: Session, document_ids: Sequence[int]) -> int:
+    """Take documents out of search; their versions and chunks stay readable for the audit trail."""
+    if not document_ids:
+        return 0
+    session.execute(update(Chunk).where(Chunk.document_id.in_(document_ids)).values(is_current=False))
+    result = session.execute(
+        update(Document)
+        .where(Document.id.in_(document_ids), Document.removed_at.is_(None))
+        .values(removed_at=datetime.now(UTC), current_version_id=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def refresh_search_terms(session: Session) -> int:
+    """Rebuild the word list of current chunks (typo correction and term weights)."""
+    session.execute(delete(SearchTerm))
+    session.execute(
+        text(
+            "INSERT INTO search_terms (term, kind, ndoc) "
+            "SELECT word, 'w', ndoc FROM ts_stat($$SELECT to_tsvector('simple', title || ' ' || heading_path "
+            "|| ' ' || body) FROM chunks WHERE is_current$$) WHERE length(word) BETWEEN 2 AND 40"
+        )
+    )
+    session.execute(
+        text(
+            "INSERT INTO search_terms (term, kind, ndoc) "
+            "SELECT word, 'l', ndoc FROM ts_stat($$SELECT tsv FROM chunks WHERE is_current$$)"
+        )
+    )
+    return int(session.scalar(select(func.count()).select_from(SearchTerm)) or 0)
+
+
+def current_chunk_count(session: Session, source_id: int | None = None) -> int:
+    stmt = select(func.count()).select_from(Chunk).where(Chunk.is_current)
+    if source_id is not None:
+        stmt = stmt.where(Chunk.source_id == source_id)
+    return int(session.scalar(stmt) or 0)
