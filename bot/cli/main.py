@@ -23,7 +23,7 @@ app = typer.Typer(
 app.add_typer(db_commands.app, name="db")
 app.command("ingest")(search_commands.ingest)
 app.command("search")(search_commands.search)
-app.command("eval")(search_commands.evaluate)
+app.command("eval")(search_commands.evaluate_command)
 
 err = Console(stderr=True)
 

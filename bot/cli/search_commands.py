@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,11 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.cli.runtime import Runtime
-from connectors.filesystem import FilesystemConnector
 from retrieval.audience import country_code
-from retrieval.evaluation import EvalFileError, EvalQuestion, evaluate, load_questions
-from retrieval.ingest import IngestSummary, Ingestor, embedder_from_settings
-from retrieval.pipeline import SearchResponse, SearchService
+
+if TYPE_CHECKING:
+    from retrieval.evaluation import EvalQuestion
+    from retrieval.ingest import IngestSummary
+    from retrieval.pipeline import SearchResponse, SearchService
+
+# Heavy modules (torch, haystack) are imported inside the commands, so `hrbot --help` stays fast.
 
 out = Console()
 err = Console(stderr=True)
@@ -64,6 +68,9 @@ def ingest(
     prune: Annotated[bool, typer.Option(help="Take files gone from a folder out of search.")] = True,
 ) -> None:
     """Convert, chunk, embed and index policy documents (Markdown, HTML, PDF, DOCX, text)."""
+    from connectors.filesystem import FilesystemConnector
+    from retrieval.ingest import Ingestor, embedder_from_settings
+
     extra = _parse_meta(meta)
     name = source or (paths[0].resolve().name if paths[0].is_dir() else paths[0].resolve().parent.name)
     runtime = Runtime()
@@ -108,6 +115,8 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Hybrid search (pgvector + full text, fused by reciprocal rank)."""
+    from retrieval.pipeline import SearchService
+
     runtime = Runtime()
     service = SearchService(runtime.settings, runtime.url)
     _ = runtime.engine  # migrations
@@ -149,9 +158,9 @@ def _print_results(response: SearchResponse) -> None:
     out.print(f"[dim]{response.latency_ms:.1f} ms" + ("; " + "; ".join(notes) if notes else "") + "[/]")
 
 
-def evaluate_command_search(
+def _eval_search(
     service: SearchService, sources: list[str] | None, country: list[str] | None
-) -> typer.models.Any:
+) -> Callable[[EvalQuestion, int], SearchResponse]:
     def run(q: EvalQuestion, k: int) -> SearchResponse:
         countries = _countries([q.country]) if q.country else _countries(country)
         return service.search(q.question, k=k, countries=countries, sources=sources)
@@ -159,7 +168,7 @@ def evaluate_command_search(
     return run
 
 
-def evaluate(
+def evaluate_command(
     qa_file: Annotated[Path, typer.Argument(help="JSONL question set.", exists=True, dir_okay=False)],
     k: Annotated[int, typer.Option("--k", min=1, max=50)] = 5,
     source: Annotated[list[str] | None, typer.Option(help="Search only these sources.")] = None,
@@ -167,6 +176,9 @@ def evaluate(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write figures and per-question ranks here.")] = None,
 ) -> None:
     """Score retrieval on a question set: recall@1, recall@k, MRR@10, latency."""
+    from retrieval.evaluation import EvalFileError, evaluate, load_questions
+    from retrieval.pipeline import SearchService
+
     try:
         questions = load_questions(qa_file)
     except EvalFileError as exc:
@@ -176,7 +188,7 @@ def evaluate(
     service = SearchService(runtime.settings, runtime.url)
     _ = runtime.engine
     service.warm_up()
-    report = evaluate(questions, evaluate_command_search(service, source, country), k=k)
+    report = evaluate(questions, _eval_search(service, source, country), k=k)
     table = Table(title=f"{qa_file.name}: {report.scored} scored questions of {report.questions}")
     for column in ("recall@1", f"recall@{k}", "MRR@10", "p50 ms", "p95 ms"):
         table.add_column(column, justify="right")

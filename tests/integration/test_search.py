@@ -1,0 +1,110 @@
+"""Hybrid search over real pgvector: ranking, audience filters, selective filters, the CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from bot.cli.main import app
+from retrieval import store
+from retrieval.audience import Audience
+from retrieval.chunking import Chunk as TextChunk
+from retrieval.pipeline import SearchService
+from tests.integration.helpers import ingest_folder
+
+
+@pytest.fixture
+def indexed(settings, sessions, embed, sample_policies):
+    ingest_folder(settings, sessions, embed, sample_policies)
+    return SearchService(settings, settings.database_url.get_secret_value())
+
+
+def test_country_question_puts_that_countrys_policy_first(indexed) -> None:
+    response = indexed.search("how many vacation days do i get in germany", k=5)
+    assert response.results[0].path == "de-employee-handbook.pdf"
+    assert response.results[0].page == 2
+    assert response.analysis["countries"] == ["DE"]
+
+
+def test_results_carry_citation_fields(indexed) -> None:
+    r = indexed.search("can I carry over unused PTO into next year", k=3, countries=["US"]).results[0]
+    assert r.path == "us-pto-policy.md"
+    assert "Carry-over" in r.heading_path and "PTO" in r.title
+    assert r.uri.startswith("file://") and r.uri.endswith("us-pto-policy.md")
+    assert len(r.content_hash) == 64 and r.version_no == 1 and r.text
+
+
+def test_audience_filter_keeps_country_and_global_documents(indexed) -> None:
+    results = indexed.search("maternity leave pay", k=10, countries=["DE"]).results
+    paths = {r.path for r in results}
+    assert "uk-leave-policy.md" not in paths and "us-parental-leave-fmla.md" not in paths
+    assert "de-employee-handbook.pdf" in paths
+
+
+def test_slack_style_typos_and_acronyms(indexed) -> None:
+    response = indexed.search("whats the wfh polcy", k=3)
+    assert response.results[0].path == "remote-work-policy.md"
+    assert response.analysis["corrections"].get("polcy") == "policy"
+
+
+def test_pdf_results_link_to_their_page(indexed) -> None:
+    r = indexed.search("Elternzeit notice period", k=3, countries=["DE"]).results[0]
+    assert r.page == 3 and r.uri.endswith("#page=3")
+
+
+def test_selective_filter_still_returns_k(settings, sessions) -> None:
+    """4,000 chunks for one country, 30 for another: HNSW alone would return only a few of them."""
+    rng = random.Random(7)
+
+    def vector() -> list[float]:
+        v = [rng.gauss(0, 1) for _ in range(384)]
+        norm = sum(x * x for x in v) ** 0.5
+        return [x / norm for x in v]
+
+    with sessions.begin() as s:
+        source = store.get_or_create_source(s, "synthetic")
+        for country, docs in (("US", 400), ("NZ", 3)):
+            for d in range(docs):
+                chunks = [TextChunk(i, f"{country} doc {d}", (), None, f"text {country} {d} {i}") for i in range(10)]
+                store.write_version(
+                    s, source_id=source.id, path=f"{country}/{d}.md", origin="synthetic", content_hash=f"{country}{d}",
+                    title=f"{country} doc {d}", uri="file:///x", meta={}, audience=Audience((country,)),
+                    content="x", chunks=chunks, text_hashes=[f"{country}{d}{i}" for i in range(10)],
+                    embeddings=[vector() for _ in chunks],
+                )
+    service = SearchService(settings, settings.database_url.get_secret_value())
+    pipeline = service.pipeline
+    pipeline.warm_up()
+    retriever = pipeline.get_component("embedding_retriever")
+    from retrieval.search_store import AudienceFilter
+
+    docs = retriever.run(query_embedding=vector(), audience=AudienceFilter(countries=("NZ",)), top_k=20)["documents"]
+    assert len(docs) == 20
+    with sessions() as s:
+        countries = s.execute(
+            text("SELECT DISTINCT unnest(countries) FROM chunks WHERE id = ANY(:ids)"),
+            {"ids": [int(d.id) for d in docs]},
+        ).scalars().all()
+    assert countries == ["NZ"]
+
+
+def test_cli_search_json(settings, indexed, monkeypatch) -> None:
+    monkeypatch.setenv("HRBOT_DATABASE_URL", settings.database_url.get_secret_value())
+    result = CliRunner().invoke(app, ["search", "sick note from day 4", "--country", "DE", "--k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert len(data["results"]) == 2
+    first = data["results"][0]
+    assert first["path"] == "de-employee-handbook.pdf" and first["page"] == 4
+    assert {"text", "title", "heading_path", "page", "uri", "score"} <= first.keys()
+
+
+def test_cli_rejects_unknown_country(settings, monkeypatch) -> None:
+    monkeypatch.setenv("HRBOT_DATABASE_URL", settings.database_url.get_secret_value())
+    result = CliRunner().invoke(app, ["search", "vacation", "--country", "Atlantis"])
+    assert result.exit_code == 2
+    assert "unknown country" in result.output

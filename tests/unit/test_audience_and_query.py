@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from retrieval.audience import countries_in_text, resolve_audience
+from retrieval.query import Glossary, Speller, analyze, damerau_levenshtein, merge_countries
+
+
+@pytest.mark.parametrize(
+    ("title", "path", "countries", "entity"),
+    [
+        ("GitLab GmbH (Germany) information & benefits", "entity/gmbh-germany.md", ("DE",), "GitLab GmbH"),
+        ("GitLab LTD (UK) Benefits", "benefits/ltd-benefits-uk.md", ("GB",), "GitLab LTD"),
+        ("Right to disconnect", "people-policies/ireland-ltd/right-to-disconnect-policy.md", ("IE",), None),
+        ("Leave of absence", "leave-of-absence/us.md", ("US",), None),
+        ("Let us know", "let-us-know.md", (), None),
+        ("Global expansion", "global-expansion.md", (), None),
+    ],
+)
+def test_inferred_audience(title, path, countries, entity) -> None:
+    audience = resolve_audience({}, title, path)
+    assert audience.countries == countries
+    if entity:
+        assert entity in audience.entities
+
+
+def test_declared_audience_wins_and_is_validated() -> None:
+    assert resolve_audience({"country": "de, Austria"}, "UK policy", "uk.md").countries == ("DE", "AT")
+    with pytest.raises(ValueError, match="unknown country"):
+        resolve_audience({"country": "Atlantis"}, "t", "p.md")
+    with pytest.raises(ValueError, match="employment type"):
+        resolve_audience({"employment_type": "wizard"}, "t", "p.md")
+
+
+def test_countries_in_questions() -> None:
+    assert countries_in_text("im in ireland, how much parental leave do i get") == ["IE"]
+    assert countries_in_text("can the US team expense lunch") == ["US"]
+    assert countries_in_text("let us know about pto") == []
+    assert merge_countries(["US"], ["DE"]) == ("DE",)
+    assert merge_countries(["US"], []) == ("US",)
+
+
+def test_glossary_expands_longest_terms_first(tmp_path) -> None:
+    g = Glossary.load()
+    assert g.expansions("mat leave?") == ["maternity leave parental leave"]
+    extra = tmp_path / "g.yml"
+    extra.write_text("sabbie: sabbatical\n")
+    assert "sabbatical" in Glossary.load(extra).expansions("any sabbie policy")
+
+
+def test_speller_corrects_to_indexed_words() -> None:
+    speller = Speller({"vacation": 50, "vocation": 2, "maternity": 20, "policy": 80, "germany": 10})
+    assert speller.correct("vacaton") == "vacation"
+    assert speller.correct("matternity") == "maternity"
+    assert speller.correct("policy") is None  # known word
+    assert speller.correct("zzzzzz") is None
+    assert damerau_levenshtein("teh", "the") == 1
+
+
+def test_analyze_keeps_country_words_and_expands() -> None:
+    speller = Speller({"holland": 30, "vacation": 40, "days": 40})
+    q = analyze("PTO days in poland", Glossary.load(), speller)
+    assert "poland" not in q.corrections  # country names are never "corrected" into other countries
+    assert q.countries == ("PL",)
+    assert "paid time off" in q.embedding_text and "paid time off" in q.keyword_text
