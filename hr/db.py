@@ -25,10 +25,10 @@ MIGRATION_LOCK_ID = 7_210_001
 
 def start_embedded_postgres(pgdata: Path, database: str = EMBEDDED_DATABASE) -> str:
     """Start (or find running) the embedded server in ``pgdata``; return a psycopg SQLAlchemy URL."""
-    import pgserver
+    from pgserver.postgres_server import get_server
 
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    server = get_server(pgdata, cleanup_mode=None)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')

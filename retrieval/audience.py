@@ -50,7 +50,13 @@ COUNTRY_NAMES: dict[str, tuple[str, ...]] = {
 }
 # Two-letter codes are only trusted as whole file-name tokens where they cannot be English words.
 SAFE_CODE_TOKENS = {"us", "usa", "uk", "nl", "de", "ie", "nz", "au", "sg", "kr", "fi", "jp", "ch", "dk", "se", "gb"}
-LEGAL_FORMS = r"GmbH|Ltd\.?|LTD\.?|Limited|B\.?V\.?|Inc\.?|PTY(?: LTD)?\.?|Pty(?: Ltd)?\.?|S\.?A\.?S\.?|SRL|S\.?L\.?|Pvt\.? Ltd\.?|Corp\.?|GK|K\.K\.|Pte\.? Ltd\.?|LLC|AG|AB|ApS|Oy"
+LEGAL_FORMS = "|".join(
+    (
+        *(r"GmbH", r"Ltd\.?", r"LTD\.?", r"Limited", r"B\.?V\.?", r"Inc\.?", r"PTY(?: LTD)?\.?", r"Pty(?: Ltd)?\.?"),
+        *(r"S\.?A\.?S\.?", r"SRL", r"S\.?L\.?", r"Pvt\.? Ltd\.?", r"Corp\.?", r"GK", r"K\.K\.", r"Pte\.? Ltd\.?"),
+        *(r"LLC", r"AG", r"AB", r"ApS", r"Oy"),
+    )
+)
 _ENTITY = re.compile(rf"\b((?:[A-Z][\w&.'-]*\s){{1,3}}(?:{LEGAL_FORMS}))(?=[\s,()\-:]|$)")
 EMPLOYMENT_TYPES = {"full_time", "part_time", "contractor", "intern", "temporary"}
 
@@ -153,8 +159,7 @@ def resolve_audience(meta: Mapping[str, Any], title: str, path: str) -> Audience
     declared_countries = _declared(meta, "country", "countries", "audience_country", "audience_countries")
     declared_entities = _declared(meta, "entity", "entities", "legal_entity")
     employment = [
-        e.lower().replace("-", "_").replace(" ", "_")
-        for e in _declared(meta, "employment_type", "employment_types")
+        e.lower().replace("-", "_").replace(" ", "_") for e in _declared(meta, "employment_type", "employment_types")
     ]
     bad_types = [e for e in employment if e not in EMPLOYMENT_TYPES]
     if bad_types:

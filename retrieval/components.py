@@ -137,7 +137,7 @@ class QueryAnalyzer(_DatabaseComponent):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QueryAnalyzer:
-        return _from_dict(cls, data)  # type: ignore[no-any-return]
+        return _from_dict(cls, data)
 
 
 def _hits_to_documents(hits: list[Hit]) -> list[Document]:
@@ -181,7 +181,7 @@ class PgvectorChunkEmbeddingRetriever(_DatabaseComponent):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PgvectorChunkEmbeddingRetriever:
-        return _from_dict(cls, data)  # type: ignore[no-any-return]
+        return _from_dict(cls, data)
 
 
 @component
@@ -223,7 +223,7 @@ class PgvectorChunkKeywordRetriever(_DatabaseComponent):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PgvectorChunkKeywordRetriever:
-        return _from_dict(cls, data)  # type: ignore[no-any-return]
+        return _from_dict(cls, data)
 
 
 @component
@@ -231,7 +231,9 @@ class HybridRankFusion:
     """Weighted reciprocal rank fusion of the embedding and keyword result lists; hands the best
     ``candidates`` on for hydration, boosting and the per-document cap."""
 
-    def __init__(self, k: int = 60, embedding_weight: float = 1.0, keyword_weight: float = 1.0, candidates: int = 40):
+    def __init__(
+        self, k: int = 60, embedding_weight: float = 1.0, keyword_weight: float = 1.0, candidates: int = 40
+    ) -> None:
         self.k = k
         self.embedding_weight = embedding_weight
         self.keyword_weight = keyword_weight
@@ -268,7 +270,7 @@ class HybridRankFusion:
 class ChunkHydrator(_DatabaseComponent):
     """Loads text, title, heading path, page, link and version of the fused candidates, boosts the
     ones written for the asker's audience and keeps the top ``top_k`` (at most
-    ``max_per_document`` from one document)."""
+    ``max_per_document`` from one document, or from one page of a PDF)."""
 
     def __init__(self, database_url: Secret, audience_boost: float = 0.25, max_per_document: int = 2) -> None:
         _DatabaseComponent.__init__(self, database_url)
@@ -292,12 +294,14 @@ class ChunkHydrator(_DatabaseComponent):
                 score *= 1 + self.audience_boost
             scored.append((score, record))
         scored.sort(key=lambda item: -item[0])
-        per_doc: dict[int, int] = {}
+        # the cap is per citable unit: a document, or one page of a paged document (a 100-page PDF)
+        per_unit: dict[tuple[int, int | None], int] = {}
         out: list[Document] = []
         for score, r in scored:
-            if per_doc.get(r.document_id, 0) >= self.max_per_document:
+            unit = (r.document_id, r.page)
+            if per_unit.get(unit, 0) >= self.max_per_document:
                 continue
-            per_doc[r.document_id] = per_doc.get(r.document_id, 0) + 1
+            per_unit[unit] = per_unit.get(unit, 0) + 1
             out.append(_record_to_document(r, score))
             if len(out) >= top_k:
                 break
@@ -308,7 +312,7 @@ class ChunkHydrator(_DatabaseComponent):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkHydrator:
-        return _from_dict(cls, data)  # type: ignore[no-any-return]
+        return _from_dict(cls, data)
 
 
 def _record_to_document(r: sql.ChunkRecord, score: float) -> Document:

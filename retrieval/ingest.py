@@ -37,8 +37,7 @@ class Progress(Protocol):
     def file_done(self, path: str) -> None: ...
 
 
-class Embedder(Protocol):
-    def __call__(self, texts: list[str]) -> list[list[float]]: ...
+Embedder = Callable[[list[str]], list[list[float]]]
 
 
 @dataclass
@@ -145,9 +144,7 @@ class Ingestor:
         self._write(pending, source_id, summary, progress)
 
         if prune:
-            gone = [
-                k.id for path, k in known.items() if k.origin == origin and path not in seen and not k.removed
-            ]
+            gone = [k.id for path, k in known.items() if k.origin == origin and path not in seen and not k.removed]
             with unit_of_work(self.sessions) as session:
                 summary.removed = store.remove_documents(session, gone)
         if summary.new or summary.changed or summary.removed:

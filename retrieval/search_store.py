@@ -102,9 +102,7 @@ def vector_search(
 
 
 def query_lexemes(conn: Connection, query: str) -> list[str]:
-    rows = conn.execute(
-        text("SELECT unnest(tsvector_to_array(to_tsvector('english'::regconfig, :q)))"), {"q": query}
-    )
+    rows = conn.execute(text("SELECT unnest(tsvector_to_array(to_tsvector('english'::regconfig, :q)))"), {"q": query})
     return [str(r[0]) for r in rows]
 
 
@@ -161,8 +159,10 @@ def term_statistics(conn: Connection) -> tuple[dict[str, int], dict[str, int], i
 def index_generation(conn: Connection) -> tuple[Any, ...]:
     """Changes whenever documents are written or removed (cheap, index-backed)."""
     row = conn.execute(
-        text("SELECT (SELECT max(id) FROM chunks), (SELECT max(updated_at) FROM documents), "
-             "(SELECT count(*) FROM documents WHERE removed_at IS NOT NULL)")
+        text(
+            "SELECT (SELECT max(id) FROM chunks), (SELECT max(updated_at) FROM documents), "
+            "(SELECT count(*) FROM documents WHERE removed_at IS NOT NULL)"
+        )
     ).one()
     return tuple(row)
 

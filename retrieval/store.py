@@ -42,9 +42,7 @@ def known_documents(session: Session, source_id: int) -> dict[str, KnownDocument
         .outerjoin(DocumentVersion, DocumentVersion.id == Document.current_version_id)
         .where(Document.source_id == source_id)
     )
-    return {
-        r.path: KnownDocument(r.id, r.path, r.origin, r.content_hash, r.removed_at is not None) for r in rows
-    }
+    return {r.path: KnownDocument(r.id, r.path, r.origin, r.content_hash, r.removed_at is not None) for r in rows}
 
 
 def embeddings_by_text_hash(session: Session, hashes: Iterable[str]) -> dict[str, Any]:

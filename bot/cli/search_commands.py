@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -77,8 +77,13 @@ def ingest(
     ingestor = Ingestor(runtime.settings, runtime.sessions, embedder_from_settings(runtime.settings))
     summaries: list[IngestSummary] = []
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True, disable=not err.is_terminal,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
     ) as progress:
         for path in paths:
             connector = FilesystemConnector(path)
@@ -144,7 +149,9 @@ def _print_results(response: SearchResponse) -> None:
         out.print("No matching policy passages. Has anything been ingested? (`hrbot ingest PATH`)")
         return
     for r in response.results:
-        where = f"{r.title}" + (f" > {r.heading_path}" if r.heading_path else "") + (f" (p. {r.page})" if r.page else "")
+        where = (
+            f"{r.title}" + (f" > {r.heading_path}" if r.heading_path else "") + (f" (p. {r.page})" if r.page else "")
+        )
         out.print(f"[bold cyan]{r.rank}.[/] [bold]{where}[/]  [dim]{r.score:.4f}[/]")
         flat = " ".join(r.text.split())
         snippet = flat if len(flat) <= 400 else flat[:400].rsplit(" ", 1)[0] + " …"
@@ -193,8 +200,11 @@ def evaluate_command(
     for column in ("recall@1", f"recall@{k}", "MRR@10", "p50 ms", "p95 ms"):
         table.add_column(column, justify="right")
     table.add_row(
-        f"{report.recall_at_1:.3f}", f"{report.recall_at_k:.3f}", f"{report.mrr_at_10:.3f}",
-        f"{report.latency_p50_ms:.1f}", f"{report.latency_p95_ms:.1f}",
+        f"{report.recall_at_1:.3f}",
+        f"{report.recall_at_k:.3f}",
+        f"{report.mrr_at_10:.3f}",
+        f"{report.latency_p50_ms:.1f}",
+        f"{report.latency_p95_ms:.1f}",
     )
     out.print(table)
     misses = [q for q in report.per_question if not q["unanswerable"] and (q["rank"] is None or q["rank"] > k)]

@@ -20,7 +20,7 @@ def convert_docx(data: bytes, path: str) -> ParsedDocument:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise ConversionError(f"corrupt DOCX: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - python-docx raises its own package errors
+    except Exception as exc:
         raise ConversionError(f"unreadable DOCX: {exc}") from exc
 
     sections: list[Section] = []

@@ -18,7 +18,7 @@ def _looks_like_heading(line: str, next_line: str | None) -> bool:
     words = line.split()
     if not (1 <= len(words) <= 9) or len(line) > 70:
         return False
-    if line[-1] in ".,;:!?" or not line[0].isalpha() and not _NUMBERED.match(line):
+    if line[-1] in ".,;:!?" or (not line[0].isalpha() and not _NUMBERED.match(line)):
         return False
     if _PAGE_NO.match(line):
         return False
@@ -47,7 +47,7 @@ def convert_pdf(data: bytes, path: str) -> ParsedDocument:
     try:
         if reader.metadata and reader.metadata.title:
             meta_title = str(reader.metadata.title).strip()
-    except Exception:  # noqa: BLE001 - a broken info dictionary only loses the title
+    except Exception:
         meta_title = ""
 
     sections: list[Section] = []
@@ -56,7 +56,7 @@ def convert_pdf(data: bytes, path: str) -> ParsedDocument:
     for number, page in enumerate(pages, start=1):
         try:
             raw = page.extract_text() or ""
-        except Exception as exc:  # noqa: BLE001 - pypdf raises many types on damaged streams
+        except Exception as exc:
             log.warning("pdf page unreadable", extra={"path": path, "page": number, "error": str(exc)})
             continue
         lines = [ln for ln in tidy(raw).split("\n") if ln and not _PAGE_NO.match(ln)]

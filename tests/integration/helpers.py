@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.filesystem import FilesystemConnector
 from hr.settings import Settings
-from retrieval.ingest import IngestSummary, Ingestor
+from retrieval.ingest import Ingestor, IngestSummary
 
 
 def ingest_folder(

@@ -23,8 +23,12 @@ def test_ingest_and_eval_cli(settings, sample_policies, tmp_path, monkeypatch) -
             for q in [
                 {"question": "how many vacation days in germany", "relevant_docs": ["de-employee-handbook.pdf"]},
                 {"question": "uk mat leave pay", "relevant_docs": ["uk-leave-policy.md"]},
-                {"question": "AU note", "relevant_pages": ["de-employee-handbook.pdf#4"],
-                 "relevant_docs": ["de-employee-handbook.pdf"], "country": "DE"},
+                {
+                    "question": "AU note",
+                    "relevant_pages": ["de-employee-handbook.pdf#4"],
+                    "relevant_docs": ["de-employee-handbook.pdf"],
+                    "country": "DE",
+                },
                 {"question": "what is the cafeteria menu", "relevant_docs": [], "unanswerable": True},
             ]
         )

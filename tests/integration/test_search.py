@@ -71,9 +71,18 @@ def test_selective_filter_still_returns_k(settings, sessions) -> None:
             for d in range(docs):
                 chunks = [TextChunk(i, f"{country} doc {d}", (), None, f"text {country} {d} {i}") for i in range(10)]
                 store.write_version(
-                    s, source_id=source.id, path=f"{country}/{d}.md", origin="synthetic", content_hash=f"{country}{d}",
-                    title=f"{country} doc {d}", uri="file:///x", meta={}, audience=Audience((country,)),
-                    content="x", chunks=chunks, text_hashes=[f"{country}{d}{i}" for i in range(10)],
+                    s,
+                    source_id=source.id,
+                    path=f"{country}/{d}.md",
+                    origin="synthetic",
+                    content_hash=f"{country}{d}",
+                    title=f"{country} doc {d}",
+                    uri="file:///x",
+                    meta={},
+                    audience=Audience((country,)),
+                    content="x",
+                    chunks=chunks,
+                    text_hashes=[f"{country}{d}{i}" for i in range(10)],
                     embeddings=[vector() for _ in chunks],
                 )
     service = SearchService(settings, settings.database_url.get_secret_value())
@@ -85,10 +94,14 @@ def test_selective_filter_still_returns_k(settings, sessions) -> None:
     docs = retriever.run(query_embedding=vector(), audience=AudienceFilter(countries=("NZ",)), top_k=20)["documents"]
     assert len(docs) == 20
     with sessions() as s:
-        countries = s.execute(
-            text("SELECT DISTINCT unnest(countries) FROM chunks WHERE id = ANY(:ids)"),
-            {"ids": [int(d.id) for d in docs]},
-        ).scalars().all()
+        countries = (
+            s.execute(
+                text("SELECT DISTINCT unnest(countries) FROM chunks WHERE id = ANY(:ids)"),
+                {"ids": [int(d.id) for d in docs]},
+            )
+            .scalars()
+            .all()
+        )
     assert countries == ["NZ"]
 
 

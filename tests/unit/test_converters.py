@@ -51,9 +51,11 @@ def test_markdown_h1_becomes_title_when_no_front_matter() -> None:
 
 
 def test_html_structure() -> None:
-    html = b"<html><head><title>Leave</title><script>var x</script></head><body><nav>menu</nav>" \
-           b"<h1>Leave policy</h1><p>Intro.</p><h2>Sick leave</h2><p>Call your manager.</p>" \
-           b"<table><tr><td>Days</td><td>10</td></tr></table></body></html>"
+    html = (
+        b"<html><head><title>Leave</title><script>var x</script></head><body><nav>menu</nav>"
+        b"<h1>Leave policy</h1><p>Intro.</p><h2>Sick leave</h2><p>Call your manager.</p>"
+        b"<table><tr><td>Days</td><td>10</td></tr></table></body></html>"
+    )
     doc = convert(html, "leave.html")
     assert doc.title == "Leave policy"
     sick = next(s for s in doc.sections if "Call your manager" in s.text)
