@@ -157,7 +157,7 @@ class Ingestor:
     def _fail(self, summary: IngestSummary, path: str, reason: str, progress: Progress | None) -> None:
         summary.failed += 1
         summary.failures.append((path, reason))
-        log.warning("document skipped", extra={"path": path, "reason": reason})
+        log.warning("document skipped: %s (%s)", path, reason, extra={"path": path, "reason": reason})
         if progress:
             progress.file_done(path)
 
