@@ -95,7 +95,6 @@ def write_version(
     chunks: Sequence[TextChunk],
     text_hashes: Sequence[str],
     embeddings: Sequence[Any],
-    chunk_uris: Sequence[str] | None = None,
 ) -> int:
     """Store a new version with its chunks and make it the one search sees, all in the caller's
     transaction: a search sees the old chunks or the new ones, never a mix."""

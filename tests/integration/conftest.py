@@ -37,10 +37,6 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.cleanup()
 
 
-def _admin(url: str) -> object:
-    return create_engine(url, isolation_level="AUTOCOMMIT")
-
-
 @pytest.fixture(scope="session")
 def template_url(pg_admin_url: str) -> str:
     admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
