@@ -14,6 +14,8 @@ class Base(DeclarativeBase):
 
 
 def load_all_models() -> type[Base]:
+    import hr.audit.models
+    import hr.hrdata.models  # noqa: F401
     import retrieval.models  # noqa: F401  (registers the tables)
 
     return Base

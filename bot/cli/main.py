@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot.cli import db_commands, search_commands
+from bot.cli import audit_commands, db_commands, people_commands, search_commands
 
 app = typer.Typer(
     name="hrbot",
@@ -19,6 +19,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_commands.app, name="db")
+app.add_typer(audit_commands.app, name="audit")
+app.add_typer(people_commands.app, name="people")
 app.command("ingest")(search_commands.ingest)
 app.command("search")(search_commands.search)
 app.command("eval")(search_commands.evaluate_command)

@@ -11,7 +11,9 @@ def test_schema_is_at_head_with_pgvector(database_url) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).scalar()
         indexes = {i["name"] for i in inspect(conn).get_indexes("chunks")}
-    assert {"ix_chunks_embedding_hnsw", "ix_chunks_tsv"} <= indexes
+        postings = {i["name"] for i in inspect(conn).get_indexes("chunk_terms")}
+    assert "ix_chunks_embedding_hnsw" in indexes
+    assert "ix_chunk_terms_lexeme" in postings
     engine.dispose()
 
 
@@ -26,3 +28,24 @@ def test_downgrade_and_upgrade_round_trip(database_url) -> None:
     upgrade(engine)
     assert "chunks" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_models_match_the_migrations(database_url) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from hr.models import load_all_models
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, load_all_models().metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_hr_data_tables_exist_at_head(database_url) -> None:
+    engine = create_engine(database_url)
+    tables = set(inspect(engine).get_table_names())
+    engine.dispose()
+    assert {"employees", "leave_types", "leave_balances", "leave_requests", "public_holidays"} <= tables
