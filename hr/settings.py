@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     query_cache_size: int = 2048
 
     search_candidates: int = Field(default=50, description="Rows each retriever hands to the fusion step.")
+    bm25_k1: float = Field(default=0.6, description="BM25 term-frequency saturation of keyword search.")
+    bm25_b: float = Field(default=0.2, description="BM25 length normalisation of keyword search.")
     rrf_k: int = 60
     embedding_weight: float = 1.0
     keyword_weight: float = 1.0

@@ -25,7 +25,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hr.models import Base
@@ -95,7 +95,6 @@ class Chunk(Base):
             postgresql_ops={"embedding": "vector_cosine_ops"},
             postgresql_where=text("is_current"),
         ),
-        Index("ix_chunks_tsv", "tsv", postgresql_using="gin", postgresql_where=text("is_current")),
         Index("ix_chunks_countries", "countries", postgresql_using="gin"),
         Index("ix_chunks_current_source", "source_id", postgresql_where=text("is_current")),
     )
@@ -116,6 +115,30 @@ class Chunk(Base):
     entities: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     employment_types: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ChunkTerm(Base):
+    """Keyword postings of current chunks, written by triggers on ``chunks`` (migration 0004) from the
+    stored tsvector; never written by the application. ``tf`` weighs title and headings up."""
+
+    __tablename__ = "chunk_terms"
+    __table_args__ = (
+        Index(
+            "ix_chunk_terms_lexeme",
+            "lexeme",
+            "chunk_id",
+            postgresql_include=["tf", "dl", "source_id", "countries", "entities", "employment_types"],
+        ),
+    )
+
+    chunk_id: Mapped[int] = mapped_column(ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True)
+    lexeme: Mapped[str] = mapped_column(Text, primary_key=True)
+    tf: Mapped[float] = mapped_column(REAL)
+    dl: Mapped[int] = mapped_column(Integer)
+    source_id: Mapped[int] = mapped_column(Integer)
+    countries: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    entities: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    employment_types: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
 
 
 class SearchTerm(Base):

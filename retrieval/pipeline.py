@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from haystack import Document, Pipeline
@@ -26,7 +28,11 @@ def build_search_pipeline(settings: Settings, database_url: str) -> Pipeline:
     pipe = Pipeline()
     pipe.add_component(
         "analyzer",
-        QueryAnalyzer(url, glossary_path=str(settings.glossary_path) if settings.glossary_path else None),
+        QueryAnalyzer(
+            url,
+            glossary_path=str(settings.glossary_path) if settings.glossary_path else None,
+            dictionary_path=_model_vocabulary(settings),
+        ),
     )
     pipe.add_component(
         "embedder",
@@ -38,7 +44,10 @@ def build_search_pipeline(settings: Settings, database_url: str) -> Pipeline:
         "embedding_retriever",
         PgvectorChunkEmbeddingRetriever(url, top_k=settings.search_candidates, ef_search=settings.hnsw_ef_search),
     )
-    pipe.add_component("keyword_retriever", PgvectorChunkKeywordRetriever(url, top_k=settings.search_candidates))
+    pipe.add_component(
+        "keyword_retriever",
+        PgvectorChunkKeywordRetriever(url, top_k=settings.search_candidates, k1=settings.bm25_k1, b=settings.bm25_b),
+    )
     pipe.add_component(
         "fusion",
         HybridRankFusion(
@@ -61,6 +70,12 @@ def build_search_pipeline(settings: Settings, database_url: str) -> Pipeline:
     pipe.connect("fusion.documents", "hydrator.documents")
     pipe.connect("analyzer.audience", "hydrator.audience")
     return pipe
+
+
+def _model_vocabulary(settings: Settings) -> str | None:
+    """The embedding model's word list: real words that typo correction must leave alone."""
+    vocab = Path(settings.resolved_model_path()) / "vocab.txt"
+    return str(vocab) if vocab.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -95,8 +110,9 @@ class SearchResponse:
 class SearchService:
     """Hybrid search as a typed call: ``search(query, k=5, country='DE')``."""
 
-    def __init__(self, settings: Settings, database_url: str) -> None:
+    def __init__(self, settings: Settings, database_url: str, *, concurrent: bool = True) -> None:
         self.pipeline = build_search_pipeline(settings, database_url)
+        self.concurrent = concurrent
         self._warm = False
 
     def warm_up(self) -> None:
@@ -118,19 +134,21 @@ class SearchService:
             raise ValueError("the question is empty")
         self.warm_up()
         started = time.perf_counter()
-        out = self.pipeline.run(
-            {
-                "analyzer": {
-                    "query": query,
-                    "countries": countries,
-                    "entities": entities,
-                    "employment_types": employment_types,
-                    "sources": sources,
-                },
-                "hydrator": {"top_k": k},
+        data = {
+            "analyzer": {
+                "query": query,
+                "countries": countries,
+                "entities": entities,
+                "employment_types": employment_types,
+                "sources": sources,
             },
-            include_outputs_from={"analyzer"},
-        )
+            "hydrator": {"top_k": k},
+        }
+        if self.concurrent:
+            # the query embedding (torch) and the keyword search (PostgreSQL) overlap
+            out = asyncio.run(self.pipeline.run_async(data, include_outputs_from={"analyzer"}))
+        else:
+            out = self.pipeline.run(data, include_outputs_from={"analyzer"})
         latency = (time.perf_counter() - started) * 1000
         docs: list[Document] = out["hydrator"]["documents"]
         results = [_to_result(i, d) for i, d in enumerate(docs, start=1)]

@@ -90,8 +90,9 @@ class Speller:
     """Corrects words that no indexed policy contains to the closest, most common word that does
     (symmetric-delete candidates, verified by edit distance)."""
 
-    def __init__(self, vocabulary: Mapping[str, int], min_count: int = 2) -> None:
+    def __init__(self, vocabulary: Mapping[str, int], min_count: int = 2, known: frozenset[str] = frozenset()) -> None:
         self.vocabulary = {w: n for w, n in vocabulary.items() if n >= min_count and w.isalpha()}
+        self.known = known  # real words the policies happen not to use ("died", "mess"): never corrected
         self._index: dict[str, list[str]] = {}
         for word in self.vocabulary:
             if len(word) >= 4:
@@ -99,7 +100,7 @@ class Speller:
                     self._index.setdefault(key, []).append(word)
 
     def correct(self, word: str) -> str | None:
-        if len(word) < 4 or not word.isalpha() or word in self.vocabulary:
+        if len(word) < 4 or not word.isalpha() or word in self.vocabulary or word in self.known:
             return None
         max_distance = 1 if len(word) <= 5 else 2
         keys = {word} | _deletes(word)
@@ -114,6 +115,13 @@ class Speller:
                 if best is None or rank < best:
                     best = rank
         return best[2] if best else None
+
+
+@lru_cache(maxsize=4)
+def dictionary_words(vocab_path: str) -> frozenset[str]:
+    """Whole English words of a WordPiece vocabulary (the embedding model's ``vocab.txt``)."""
+    words = Path(vocab_path).read_text(encoding="utf-8").split()
+    return frozenset(w for w in words if w.isalpha() and w.isascii() and len(w) >= 3)
 
 
 @dataclass(frozen=True)

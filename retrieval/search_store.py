@@ -111,21 +111,29 @@ def keyword_search(
     lexemes: Sequence[tuple[str, float]],
     audience: AudienceFilter,
     limit: int,
+    *,
+    average_length: float,
+    k1: float = 1.2,
+    b: float = 0.75,
 ) -> list[Hit]:
-    """Full-text search on the stored tsvector (GIN index): any term may match, and each matching
-    term counts by its weight (rarer terms weigh more; title and headings count more than body)."""
+    """BM25 over the keyword postings (``chunk_terms``, an index-only scan per query lexeme): any
+    term may match, each counts by its weight (its IDF), title and headings count more than body."""
     if not lexemes:
         return []
     where, params = audience.sql()
-    terms = []
-    for i, (lexeme, weight) in enumerate(lexemes):
-        params[f"t{i}"] = _tsquery_literal(lexeme)
-        terms.append(f"{weight:.4f} * ts_rank(c.tsv, CAST(:t{i} AS tsquery))")
-    params["any"] = " | ".join(_tsquery_literal(lex) for lex, _ in lexemes)
-    params["n"] = limit
+    params |= {
+        "lex": [lex for lex, _ in lexemes],
+        "w": [weight for _, weight in lexemes],
+        "n": limit,
+        "k1": k1,
+        "b": b,
+        "avgdl": max(average_length, 1.0),
+    }
     sql = (
-        f"SELECT c.id, ({' + '.join(terms)}) AS score FROM chunks c "
-        f"WHERE c.is_current AND c.tsv @@ CAST(:any AS tsquery){where} ORDER BY score DESC LIMIT :n"
+        "SELECT c.chunk_id, sum(q.w * c.tf * (:k1 + 1) / (c.tf + :k1 * (1 - :b + :b * c.dl / :avgdl))) AS score "
+        "FROM unnest(CAST(:lex AS text[]), CAST(:w AS float8[])) AS q(lexeme, w) "
+        f"JOIN chunk_terms c ON c.lexeme = q.lexeme WHERE true{where} "
+        "GROUP BY c.chunk_id ORDER BY score DESC LIMIT :n"
     )
     return [Hit(int(r[0]), float(r[1])) for r in conn.execute(text(sql), params)]
 
@@ -146,14 +154,15 @@ def fetch_chunks(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, ChunkR
     return {int(r[0]): ChunkRecord(*r) for r in rows}
 
 
-def term_statistics(conn: Connection) -> tuple[dict[str, int], dict[str, int], int]:
-    """(words as typed -> chunk count, lexemes -> chunk count, number of current chunks)."""
+def term_statistics(conn: Connection) -> tuple[dict[str, int], dict[str, int], int, float]:
+    """(words as typed -> chunk count, lexemes -> chunk count, number of current chunks, their
+    average number of distinct lexemes)."""
     words: dict[str, int] = {}
     lexemes: dict[str, int] = {}
     for term, kind, ndoc in conn.execute(text("SELECT term, kind, ndoc FROM search_terms")):
         (words if kind == "w" else lexemes)[str(term)] = int(ndoc)
-    total = int(conn.execute(text("SELECT count(*) FROM chunks WHERE is_current")).scalar() or 0)
-    return words, lexemes, total
+    total, average = conn.execute(text("SELECT count(*), avg(length(tsv)) FROM chunks WHERE is_current")).one()
+    return words, lexemes, int(total or 0), float(average or 0.0)
 
 
 def index_generation(conn: Connection) -> tuple[Any, ...]:
@@ -177,7 +186,3 @@ def idf(ndoc: int, total: int) -> float:
 
 def _vector_literal(embedding: Sequence[float]) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in embedding) + "]"
-
-
-def _tsquery_literal(lexeme: str) -> str:
-    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"

@@ -129,3 +129,35 @@ def test_meta_option_sets_audience(settings, sessions, embed, tmp_path, sample_p
     ingest_folder(settings, sessions, embed, folder, source="fr", extra_meta={"country": "FR"})
     with sessions() as s:
         assert s.scalar(text("SELECT countries FROM chunks WHERE is_current LIMIT 1")) == ["FR"]
+
+
+def _postings_match_current_chunks(sessions) -> tuple[int, int]:
+    """(postings whose chunk is not current, current chunks without postings)."""
+    with sessions() as s:
+        stale = s.execute(
+            text("SELECT count(*) FROM chunk_terms t JOIN chunks c ON c.id = t.chunk_id WHERE NOT c.is_current")
+        ).scalar_one()
+        missing = s.execute(
+            text(
+                "SELECT count(*) FROM chunks c WHERE c.is_current "
+                "AND NOT EXISTS (SELECT 1 FROM chunk_terms t WHERE t.chunk_id = c.id)"
+            )
+        ).scalar_one()
+    return stale, missing
+
+
+def test_keyword_postings_follow_the_current_chunks(settings, sessions, embed, policies) -> None:
+    ingest_folder(settings, sessions, embed, policies)
+    assert _postings_match_current_chunks(sessions) == (0, 0)
+
+    target = policies / "remote-work-policy.md"
+    target.write_text(target.read_text() + "\n\n## Pets\n\nDogs are welcome in the Austin office on Fridays.\n")
+    (policies / "employee-assistance-program.md").unlink()
+    ingest_folder(settings, sessions, embed, policies)
+    assert _postings_match_current_chunks(sessions) == (0, 0)
+    with sessions() as s:
+        dogs = s.execute(text("SELECT count(*) FROM chunk_terms WHERE lexeme = 'dog'")).scalar_one()
+    assert dogs == 1
+    service = SearchService(settings, settings.database_url.get_secret_value())
+    top = service.search("can I bring my dog to the office", k=3).results[0]
+    assert "Dogs are welcome" in top.text
