@@ -56,6 +56,14 @@ class Settings(BaseSettings):
         default=20000, description="With an audience filter, search exactly when fewer chunks match."
     )
 
+    answer_passages: int = Field(default=5, description="Search results the answer quotes from.")
+    policy_sources: list[str] = Field(
+        default_factory=list, description='Sources answers search (JSON list, e.g. ["brightwave"]); empty: all.'
+    )
+    hr_contact: str = Field(
+        default="your HR team", description="Who to contact when hrbot has no answer, e.g. 'HR at hr@example.com'."
+    )
+
     glossary_path: Path | None = Field(default=None, description="YAML file of extra HR terms.")
 
     def resolved_model_path(self) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot.cli import audit_commands, db_commands, people_commands, search_commands
+from bot.cli import ask_commands, audit_commands, db_commands, people_commands, search_commands
 
 app = typer.Typer(
     name="hrbot",
@@ -24,6 +24,8 @@ app.add_typer(people_commands.app, name="people")
 app.command("ingest")(search_commands.ingest)
 app.command("search")(search_commands.search)
 app.command("eval")(search_commands.evaluate_command)
+app.command("ask")(ask_commands.ask)
+app.command("demo")(ask_commands.demo)
 
 err = Console(stderr=True)
 

@@ -334,3 +334,14 @@ def set_holiday_override(
     )
     session.execute(stmt)
     session.flush()
+
+
+def directory_names(*, session: Session) -> frozenset[str]:
+    """Lower-cased first, last and full names of active employees: enough to notice that a question
+    is about somebody (never to select them: only ``find_direct_report`` does that)."""
+    names: set[str] = set()
+    for (name,) in session.execute(select(Employee.name).where(Employee.active)):
+        parts = str(name).lower().split()
+        names.add(" ".join(parts))
+        names.update(p for p in parts if len(p) >= 2)
+    return frozenset(names)

@@ -1,0 +1,73 @@
+"""What a composer returns: the quoted sentences, their numbered citations and the rendered text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+ABSTAIN_TEXT = (
+    "I couldn't find an answer to that in the policy documents I can search. "
+    "Please ask your HR team, or rephrase the question with the policy's name."
+)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One cited chunk, pinned to the exact document version it was quoted from."""
+
+    n: int
+    chunk_id: int
+    document_id: int
+    version_id: int
+    version_no: int
+    content_hash: str
+    title: str
+    heading_path: str
+    page: int | None
+    uri: str
+    source: str
+    path: str
+
+    def label(self) -> str:
+        """``Title › Section › Subsection, p. N — uri``"""
+        where = self.title
+        if self.heading_path:
+            where += " › " + self.heading_path.replace(" > ", " › ")
+        if self.page is not None:
+            where += f", p. {self.page}"
+        if self.uri:
+            where += f" — {self.uri}"
+        return where
+
+
+@dataclass(frozen=True)
+class QuotedSentence:
+    text: str
+    citation: int  # Citation.n
+    chunk_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Composition:
+    """An answer (sentences, each with the number of its citation) or an abstention (none, and
+    ``text`` says so plainly). ``confidence`` is in [0, 1]."""
+
+    sentences: list[QuotedSentence]
+    citations: list[Citation]
+    confidence: float
+    abstain: bool
+    text: str
+    # the best sentences found, kept even when abstaining (for "closest matches", debugging, calibration)
+    considered: list[QuotedSentence] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def cited_chunk_ids(self) -> list[int]:
+        return [c.chunk_id for c in self.citations]
+
+
+def render(sentences: Sequence[QuotedSentence], citations: Sequence[Citation]) -> str:
+    """Plain text: each sentence ending with its ``[n]``, then the numbered sources."""
+    body = "\n".join(f"{s.text} [{s.citation}]" for s in sentences)
+    sources = "\n".join(f"[{c.n}] {c.label()}" for c in citations)
+    return f"{body}\n\nSources:\n{sources}"

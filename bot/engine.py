@@ -1,0 +1,237 @@
+"""Question in, answer out; knows no chat platform.
+
+``Engine.answer(question, session=...)`` decides what is asked (policy, the asker's own figures,
+both, greeting/help), answers each part from its one source (policy search with extractive quoting;
+fixed HR lookups bound to the verified asker) and appends one hash-chained audit row. The caller
+(a chat handler, a task, the CLI) owns the session and commits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from bot import personal
+from bot.answering.extractive import compose, query_terms
+from bot.answering.models import Composition
+from bot.intent import Intent, classify
+from bot.question import Answer, AnswerKind, Asker, CitedSource, Question
+from hr.audit import service as audit
+from hr.audit.records import AuditCitation, AuditKind, AuditLookup, AuditRecord
+from hr.hrdata import store
+from hr.hrdata.store import Person
+from hr.settings import Settings
+from retrieval.pipeline import SearchService
+
+HELP_TEXT = (
+    "I answer HR questions from the company's policy documents, with numbered sources you can check, "
+    "and show you your own leave figures. Try:\n"
+    "• how many vacation days do I have left?\n"
+    "• can I carry PTO into next year?\n"
+    "• what's parental leave in Germany?\n"
+    "• do I have pending requests? / when is the next public holiday?\n"
+    'Managers can ask about their direct reports ("how much vacation does Anna have left?").'
+)
+GREETING_TEXT = "Hi! Ask me about leave, benefits, expenses or any other HR policy, or about your own leave balance."
+REFUSAL_TEXT = (
+    "I can only share your own HR figures (managers: those of their direct reports). Ask me about yours, or ask HR."
+)
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    composition: Composition
+    retrieved_chunk_ids: list[int]
+    search_ms: float
+
+
+class Engine:
+    def __init__(self, settings: Settings, search: SearchService, *, today: Callable[[], date] = date.today) -> None:
+        self.settings = settings
+        self.search = search
+        self.today = today
+
+    # --- the one entry point ---------------------------------------------------------------------
+
+    def answer(self, question: Question, *, session: Session) -> Answer:
+        started = time.perf_counter()
+        asker = self.identify(question.asker, session=session)
+        intent = classify(question.text)
+        answer = self._answer(question, intent, asker, session=session)
+        latency = (time.perf_counter() - started) * 1000
+        entry = audit.append(self._audit_record(question, asker, answer, latency), session=session)
+        return _with(answer, audit_id=entry.id, latency_ms=round(latency, 1))
+
+    def identify(self, asker: Asker, *, session: Session) -> Person | None:
+        """The employee the platform vouches for: a Slack or Teams user id, or an email on the CLI."""
+        if asker.surface == "slack":
+            return store.employee_by_slack_id(asker.user_id, session=session)
+        if asker.surface == "teams":
+            return store.employee_by_teams_id(asker.user_id, session=session)
+        return store.employee_by_email(asker.user_id, session=session)
+
+    # --- policy ----------------------------------------------------------------------------------
+
+    def policy(
+        self,
+        text: str,
+        audience: Person | None = None,
+        *,
+        countries: Sequence[str] = (),
+        sources: Sequence[str] | None = None,
+    ) -> PolicyResult:
+        """Hybrid search restricted to the audience (their country and entity, plus documents for
+        everyone), then extractive quoting; abstains below the calibrated confidence."""
+        response = self.search.search(
+            text,
+            k=self.settings.answer_passages,
+            countries=[audience.country] if audience else (list(countries) or None),
+            entities=[audience.entity] if audience and audience.entity else None,
+            employment_types=[audience.employment_type] if audience and audience.employment_type else None,
+            sources=list(sources) if sources is not None else (self.settings.policy_sources or None),
+        )
+        composition = compose(text, response.results, terms=query_terms(text, response.analysis))
+        return PolicyResult(composition, [r.chunk_id for r in response.results], response.latency_ms)
+
+    # --- the parts ---------------------------------------------------------------------------------
+
+    def _answer(self, question: Question, intent: Intent, asker: Person | None, *, session: Session) -> Answer:
+        if intent.greeting:
+            return Answer("greeting", GREETING_TEXT)
+        if intent.help:
+            return Answer("help", HELP_TEXT)
+        if not intent.personal:
+            return self._policy_answer(question.text, asker)
+        if asker is None:
+            return Answer(
+                "unknown_user",
+                "I can't find your HR record, so I can't show personal figures. "
+                f"Please contact {self.settings.hr_contact}.",
+            )
+        subject = self._subject(asker, intent, session=session)
+        if subject is None:
+            return Answer("refusal", REFUSAL_TEXT)
+        found = personal.report(
+            subject, intent.topics, question.text, today=self.today(), session=session, own=subject.id == asker.id
+        )
+        personal_text = "\n".join(found.lines)
+        if not intent.policy:
+            return Answer("personal", personal_text, figures=found.figures, lookups=found.lookups)
+        policy = self.policy(question.text, subject)
+        kind: AnswerKind = "both"
+        if policy.composition.abstain:
+            policy_text = f"I couldn't find what the policy says about the rest; please ask {self.settings.hr_contact}."
+        else:
+            policy_text = policy.composition.text
+        return Answer(
+            kind,
+            f"{personal_text}\n{policy_text}",
+            citations=_cited(policy.composition),
+            figures=found.figures,
+            lookups=found.lookups,
+            confidence=round(policy.composition.confidence, 3),
+            retrieved_chunk_ids=policy.retrieved_chunk_ids,
+        )
+
+    def _policy_answer(self, text: str, asker: Person | None) -> Answer:
+        policy = self.policy(text, asker)
+        c = policy.composition
+        if c.abstain:
+            return Answer(
+                "abstain",
+                "I couldn't find an answer to that in the policy documents, so I won't guess. "
+                f"Please contact {self.settings.hr_contact}.",
+                confidence=round(c.confidence, 3),
+                retrieved_chunk_ids=policy.retrieved_chunk_ids,
+            )
+        return Answer(
+            "policy",
+            c.text,
+            citations=_cited(c),
+            confidence=round(c.confidence, 3),
+            retrieved_chunk_ids=policy.retrieved_chunk_ids,
+        )
+
+    def _subject(self, asker: Person, intent: Intent, *, session: Session) -> Person | None:
+        """Whose figures: the asker's, or a direct report the asker (their manager) names. ``None``
+        when the question names anybody else: a refusal that says nothing about that person."""
+        directory = store.directory_names(session=session) if intent.mentions else frozenset()
+        own = {asker.email, asker.name.lower(), *asker.name.lower().split()}
+        if asker.slack_user_id:
+            own.add(asker.slack_user_id.lower())
+        others: list[str] = []
+        for text, certain in intent.mentions:
+            needle = store.clean_needle(text)
+            if needle.lower() in own:
+                continue
+            if certain or needle.lower() in directory:
+                others.append(text)
+        if not others:
+            return asker
+        if len(others) > 1:
+            return None
+        matches = store.find_direct_report(asker.id, others[0], session=session)
+        return matches[0] if len(matches) == 1 else None
+
+    def _audit_record(self, question: Question, asker: Person | None, answer: Answer, latency: float) -> AuditRecord:
+        return AuditRecord(
+            kind=_audit_kind(answer.kind),
+            surface=question.asker.surface,
+            question=question.text,
+            answer_text=answer.text,
+            platform_user_id=question.asker.user_id,
+            employee_id=asker.id if asker else None,
+            employee_email=asker.email if asker else None,
+            channel=question.channel,
+            thread=question.thread,
+            citations=tuple(
+                AuditCitation(
+                    n=c.n,
+                    document_id=c.document_id,
+                    version_id=c.version_id,
+                    version_no=c.version_no,
+                    content_hash=c.content_hash,
+                    chunk_ids=(c.chunk_id,),
+                    uri=c.uri,
+                    title=c.title,
+                    page=c.page,
+                )
+                for c in answer.citations
+            ),
+            lookups=tuple(AuditLookup(lk.query, lk.subject_employee_id, lk.subject_email) for lk in answer.lookups),
+            latency_ms=round(latency),
+        )
+
+
+def _audit_kind(kind: AnswerKind) -> AuditKind:
+    if kind in ("refusal", "unknown_user"):
+        return "refusal"
+    if kind == "abstain":
+        return "abstain"
+    return "answer"
+
+
+def _cited(c: Composition) -> list[CitedSource]:
+    return [
+        CitedSource(
+            n=x.n,
+            title=x.title,
+            section=x.heading_path,
+            page=x.page,
+            uri=x.uri,
+            chunk_id=x.chunk_id,
+            document_id=x.document_id,
+            version_id=x.version_id,
+            version_no=x.version_no,
+            content_hash=x.content_hash,
+        )
+        for x in c.citations
+    ]
+
+
+def _with(answer: Answer, *, audit_id: int, latency_ms: float) -> Answer:
+    return replace(answer, audit_id=audit_id, latency_ms=latency_ms)

@@ -1,0 +1,359 @@
+"""The extractive composer and answer-quality scoring, on hand-built search results."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.answering import ABSTAIN_TEXT, compose, query_terms
+from bot.answering.scoring import (
+    AnswerOutcome,
+    contains,
+    contains_all,
+    normalise_numbers,
+    score_answers,
+)
+from bot.answering.sentences import content_stems, split_sentences, split_units, stem
+from retrieval.pipeline import SearchResult
+
+PARENTAL = """## Parental leave
+
+GitLab offers everyone who has been employed for at least three months up to **16 weeks** of 100% paid time off
+during the first year of parenthood. This includes anyone who becomes a parent through childbirth or adoption.
+You can take your parental leave in up to three segments, e.g. four weeks after the birth and the rest later.
+Please see the [leave page](https://handbook.gitlab.com/leave) for how to request it.
+"""
+
+PTO = """# Time off types
+
+We don't frown on people taking time off. Team members are entitled to:
+
+- Take up to 25 consecutive calendar days of PTO without a manager's approval.
+- Give at least 6 business days of notice for absences longer than 3 days.
+
+| Type | Days |
+|------|------|
+| Vacation | 25 |
+| Sick leave | unlimited |
+"""
+
+SICK = """Sick time
+
+If you are out sick for more than 5 consecutive calendar days, please provide a sick note from a doctor.
+Team members in the U.S. may also use Caregiver Sick Time to care for a family member. It is paid at 100%.
+"""
+
+TRAVEL = """Travel expenses are reimbursed at cost. Receipts are required for any expense over $50 (U.S. team members).
+Business class is allowed on flights longer than 8 hours, otherwise book economy.
+"""
+
+
+def result(
+    rank: int, text: str, *, chunk_id: int | None = None, score: float = 0.03, page: int | None = None
+) -> SearchResult:
+    cid = chunk_id if chunk_id is not None else 100 + rank
+    return SearchResult(
+        rank=rank,
+        score=score,
+        text=text,
+        title=f"Handbook page {cid}",
+        heading_path="Time off > Leave",
+        page=page,
+        uri=f"https://handbook.example.com/{cid}",
+        source="gitlab-handbook",
+        path=f"content/page-{cid}.md",
+        chunk_id=cid,
+        document_id=cid // 10,
+        version_id=cid * 7,
+        version_no=1,
+        content_hash=f"hash{cid}",
+    )
+
+
+# --- sentences -------------------------------------------------------------------------------------
+
+
+def test_sentence_split_keeps_abbreviations_initials_and_decimals() -> None:
+    text = "Use e.g. the portal. U.S. Staff accrue 1.5 days per month. Dr. Smith approves it! Then go."
+    assert split_sentences(text) == [
+        "Use e.g. the portal.",
+        "U.S. Staff accrue 1.5 days per month.",
+        "Dr. Smith approves it!",
+        "Then go.",
+    ]
+
+
+def test_units_follow_markdown_structure() -> None:
+    units = split_units(PTO)
+    texts = [u.text for u in units]
+    heading = units[texts.index("Time off types")]
+    assert heading.kind == "label" and heading.lead_in  # context for what follows, never quoted alone
+    assert units[texts.index("Type | Days")].kind == "header"
+    assert "Team members are entitled to:" in texts
+    assert units[texts.index("Team members are entitled to:")].lead_in
+    assert "Take up to 25 consecutive calendar days of PTO without a manager's approval." in texts
+    assert "Type: Vacation; Days: 25" in texts
+    assert not any("---" in t or t.startswith("|") for t in texts)
+    assert [u.position for u in units] == list(range(len(units)))
+
+
+def test_inline_markdown_is_cleaned() -> None:
+    texts = [u.text for u in split_units(PARENTAL)]
+    assert any(t.startswith("GitLab offers everyone") and "16 weeks of 100% paid" in t for t in texts)
+    assert "Please see the leave page for how to request it." in texts
+    assert not any("**" in t or "](" in t for t in texts)
+
+
+def test_converted_text_lines() -> None:
+    """What the ingest converters hand over: one line per paragraph, bullet or table row (cells joined
+    by " | ", no rule line), hard-wrapped lines, and title lines without punctuation."""
+    text = (
+        "Statutory Vacation Minimums by Province\n"
+        "Province | Minimum | Accrual\n"
+        "Ontario | 2 weeks | after 1 year\n"
+        "Quebec | 3 weeks | after 5 years\n"
+        "GSA employees who need employment verification should utilize The\n"
+        "Work Number (TWN) provided by Equifax.\n"
+        "This sentence is hard\n"
+        "wrapped over two lines."
+    )
+    units = split_units(text)
+    assert [(u.kind, u.text) for u in units] == [
+        ("label", "Statutory Vacation Minimums by Province"),
+        ("header", "Province | Minimum | Accrual"),
+        ("row", "Province: Ontario; Minimum: 2 weeks; Accrual: after 1 year"),
+        ("row", "Province: Quebec; Minimum: 3 weeks; Accrual: after 5 years"),
+        (
+            "sentence",
+            "GSA employees who need employment verification should utilize The Work Number (TWN) provided by Equifax.",
+        ),
+        ("sentence", "This sentence is hard wrapped over two lines."),
+    ]
+
+
+def test_content_stems_read_numbers_and_shorthand() -> None:
+    assert content_stems("whats the gift for hitting five yrs?") == content_stems("gift for hitting 5 years")
+    assert content_stems("a budget of 1,500 annually") == ["budget", "1500", "year"]
+
+
+def test_stemmer_conflates_inflections() -> None:
+    assert stem("leaves") == stem("leaving") == stem("leave")
+    assert stem("accrues") == stem("accrued") == stem("accrual")
+    assert stem("relocation") == stem("relocating")
+    assert stem("policies") == stem("policy")
+    assert stem("days") == "day"
+
+
+# --- compose ---------------------------------------------------------------------------------------------
+
+
+def test_quotes_the_answering_sentence_with_its_citation() -> None:
+    results = [result(1, PTO), result(2, PARENTAL), result(3, SICK)]
+    question = "is there a cap on PTO? thinking of taking like 5 weeks off"
+    c = compose(question, results, terms=[*question.split(), "paid time off vacation"])
+    assert not c.abstain
+    assert "25 consecutive calendar days" in c.sentences[0].text
+    assert c.sentences[0].chunk_id == 101
+    assert c.citations[0].n == 1 and c.citations[0].chunk_id == 101
+    assert 0.0 <= c.confidence <= 1.0
+
+
+def test_every_sentence_has_a_citation_and_numbers_follow_first_use() -> None:
+    results = [result(1, TRAVEL), result(2, PARENTAL), result(3, SICK), result(4, PTO)]
+    c = compose("how many weeks of parental leave, and do i need a sick note", results, max_sentences=3)
+    assert c.sentences
+    numbers = {cit.n: cit for cit in c.citations}
+    for s in c.sentences:
+        assert s.citation in numbers and numbers[s.citation].chunk_id == s.chunk_id
+    first_use = list(dict.fromkeys(s.citation for s in c.sentences))
+    assert first_use == list(range(1, len(first_use) + 1)) == [cit.n for cit in c.citations]
+    body, _, sources = c.text.partition("\n\nSources:\n")
+    for line in body.splitlines():
+        assert re.search(r"\[\d+\]$", line), line
+    assert sources.count("\n") + 1 == len(c.citations)
+
+
+def test_prefers_different_chunks() -> None:
+    results = [result(1, PARENTAL), result(2, PARENTAL.replace("GitLab", "The company"), chunk_id=555)]
+    c = compose("how many weeks of paid parental leave", results, max_sentences=2)
+    assert len({s.chunk_id for s in c.sentences}) == 2
+
+
+def test_identical_sentences_are_quoted_once() -> None:
+    results = [result(1, SICK), result(2, SICK, chunk_id=999)]
+    c = compose("do i need a doctors sick note", results, max_sentences=3)
+    texts = [s.text for s in c.sentences]
+    assert len(texts) == len(set(texts))
+
+
+def test_figure_questions_prefer_sentences_with_figures() -> None:
+    text = (
+        "Parental leave is an important benefit for new parents at the company. "
+        "Parental leave lasts 16 weeks at full pay."
+    )
+    c = compose("how long is parental leave", [result(1, text)], max_sentences=1)
+    assert "16 weeks" in c.sentences[0].text
+
+
+def test_fragment_keeps_its_lead_in() -> None:
+    text = "Receipts for meals are required when:\n\n- over $50\n- abroad"
+    c = compose("when are meal receipts required", [result(1, text)], max_sentences=1)
+    assert c.sentences[0].text.startswith("Receipts for meals are required when:")
+    assert "$50" in c.sentences[0].text
+
+
+def test_faq_question_brings_its_answer() -> None:
+    text = "Q: What if my laptop hasn't arrived by my first day?\nA: Use your own computer temporarily and tell IT."
+    c = compose("my laptop wont arrive before my first day, what do i use", [result(1, text)], max_sentences=1)
+    assert "temporarily" in c.sentences[0].text
+
+
+def test_table_row_quoted_with_its_header() -> None:
+    text = "Statutory Vacation Minimums by Province\nProvince | Minimum\nOntario | 2 weeks\nQuebec | 3 weeks"
+    c = compose("how many weeks of vacation in quebec", [result(1, text)], max_sentences=1)
+    assert c.sentences[0].text == "Province: Quebec; Minimum: 3 weeks"
+
+
+def test_who_questions_prefer_a_contact() -> None:
+    text = (
+        "We do not tolerate harassment of community members in any form.\n"
+        "Community members violating these rules may be removed from community spaces.\n"
+        "If you are being harassed, please contact B (b@example.com) or one of the founders."
+    )
+    c = compose(
+        "someone is harassing me in the community slack, who do i report it to", [result(1, text)], max_sentences=1
+    )
+    assert "b@example.com" in c.sentences[0].text
+
+
+def test_abstains_when_nothing_relevant() -> None:
+    results = [result(1, TRAVEL, score=0.01), result(2, SICK, score=0.009)]
+    c = compose("what is on the cafeteria menu this week", results)
+    assert c.abstain
+    assert c.sentences == [] and c.citations == []
+    assert c.text == ABSTAIN_TEXT
+    assert compose("how much parental leave", []).abstain
+
+
+def test_abstains_on_a_confident_search_that_misses_the_question() -> None:
+    # the search put these chunks first with full agreement, but they are about something else
+    results = [result(1, TRAVEL, score=2 / 61), result(2, SICK, score=0.03)]
+    c = compose("do we get pet insurance? my vet bills are insane", results)
+    assert c.abstain and c.text == ABSTAIN_TEXT
+    answered = compose("do i need a sick note from a doctor", results)
+    assert not answered.abstain
+    assert answered.confidence > c.confidence
+
+
+def test_threshold_is_a_parameter() -> None:
+    results = [result(1, PARENTAL)]
+    c = compose("how many weeks of parental leave", results, threshold=0.0)
+    assert not c.abstain
+    assert compose("how many weeks of parental leave", results, threshold=1.01).abstain
+
+
+def test_sources_list_title_section_page_and_link() -> None:
+    c = compose("how many weeks of parental leave", [result(1, PARENTAL, page=7)], threshold=0.0)
+    assert "[1] Handbook page 101 › Time off › Leave, p. 7 — https://handbook.example.com/101" in c.text
+    cit = c.citations[0]
+    assert (cit.document_id, cit.version_id, cit.content_hash, cit.path) == (10, 707, "hash101", "content/page-101.md")
+
+
+def test_query_terms_apply_corrections_and_add_expansions() -> None:
+    analysis = {"corrections": {"vacaton": "vacation"}, "expansions": ["paid time off vacation"], "countries": []}
+    assert query_terms("how fast does vacaton accrue", analysis) == [
+        "how",
+        "fast",
+        "does",
+        "vacation",
+        "accrue",
+        "paid time off vacation",
+    ]
+
+
+def test_misspelled_question_still_answered_through_terms() -> None:
+    text = "Vacation accrues at 1.25 days per month of service. Holidays are listed on the calendar."
+    analysis = {"corrections": {"vacaton": "vacation"}, "expansions": []}
+    question = "how fast does vacaton accrue"
+    c = compose(question, [result(1, text)], terms=query_terms(question, analysis), max_sentences=1)
+    assert not c.abstain and "1.25 days" in c.sentences[0].text
+
+
+# --- scoring ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Three segments", "3 segments"),
+        ("twenty-five days", "25 day"),
+        ("two hundred and forty hours", "240 hour"),
+        ("a 12-week period", "a 12 week period"),
+        ("$1,500 per year", "$1500 per year"),
+        ("$12.50", "$12.5"),
+        ("50 percent", "50%"),
+        ("50 %", "50%"),
+        ("  Six   Sessions ", "6 sessions"),
+        ("10.0 days", "10 day"),
+        ("one two", "1 2"),
+    ],
+)
+def test_normalise_numbers(raw: str, expected: str) -> None:
+    assert normalise_numbers(raw) == expected
+
+
+def test_contains_compares_normalised_whole_numbers() -> None:
+    assert contains("You may take it in up to three segments.", "three segments")
+    assert contains("You may take it in up to 3 segments.", "three segments")
+    assert contains("A home office budget of USD 1500.", "1,500")
+    assert contains("Reimbursed at 85 percent", "85%")
+    assert not contains("16 weeks of leave", "6 weeks")
+    assert not contains("costs $12.5 per day", "12")
+    assert contains_all("Unpaid leave of up to twelve weeks", ["unpaid", "12 weeks"])
+    assert not contains_all("Unpaid leave", ["unpaid", "12 weeks"])
+
+
+def outcome(unanswerable: bool, abstained: bool, text: str = "", must: tuple[str, ...] = ()) -> AnswerOutcome:
+    return AnswerOutcome(unanswerable, must, abstained, text, () if abstained else (1,), (1, 2))
+
+
+def test_score_answers() -> None:
+    outcomes = [
+        outcome(False, False, "16 weeks [1]", ("16 weeks",)),
+        outcome(False, False, "six sessions [1]", ("6",)),
+        outcome(False, False, "nothing useful [1]", ("25 days",)),
+        outcome(False, True, must=("three segments",)),  # wrongly abstained
+        outcome(True, True),
+        outcome(True, True),
+        outcome(True, False, "a guess [1]"),
+        AnswerOutcome(False, ("x",), False, "x [9]", (9,), (1, 2)),  # cites a chunk it never retrieved
+    ]
+    s = score_answers(outcomes)
+    assert (s.questions, s.answerable, s.unanswerable, s.must_contain_scored) == (8, 5, 3, 5)
+    assert s.must_contain_share == pytest.approx(3 / 5)
+    assert s.abstention_precision == pytest.approx(2 / 3, abs=1e-3)
+    assert s.abstention_recall == pytest.approx(2 / 3, abs=1e-3)
+    assert s.wrongly_abstained_share == pytest.approx(1 / 5)
+    assert s.answered == 5
+    assert s.citation_validity == pytest.approx(4 / 5)
+
+
+def test_outcome_of_a_composed_answer() -> None:
+    from retrieval.evaluation import EvalQuestion
+
+    results = [result(1, PARENTAL), result(2, SICK)]
+    q = EvalQuestion(
+        1, "how many weeks of paid parental leave", ("content/page-101.md",), answer_must_contain=("16 weeks",)
+    )
+    o = AnswerOutcome.of(q, compose(q.question, results, threshold=0.0), results)
+    assert o.contains_expected and o.citations_valid and not o.abstained
+    gone = AnswerOutcome.of(q, compose(q.question, results, threshold=1.01), results)
+    assert gone.abstained and not gone.contains_expected and gone.cited_chunk_ids == ()
+
+
+def test_score_answers_without_abstentions_or_unanswerables() -> None:
+    s = score_answers([outcome(False, False, "16 weeks [1]", ("16 weeks",))])
+    assert (s.abstention_precision, s.abstention_recall, s.wrongly_abstained_share) == (1.0, 1.0, 0.0)
+    assert s.citation_validity == 1.0
+    assert not AnswerOutcome(False, (), False, "no citation", (), (1,)).citations_valid
