@@ -13,11 +13,9 @@ $(BIN)/hrbot: pyproject.toml
 
 setup: $(BIN)/hrbot
 
-# Embedded PostgreSQL + pgvector, the sample company's policies, then a few searches.
+# Embedded PostgreSQL + pgvector, the sample company's policies and people, then a chat in the terminal.
 demo: setup
-	$(BIN)/hrbot ingest bot/demo/data/policies --source brightwave
-	$(BIN)/hrbot search "how many vacation days do I get in germany"
-	$(BIN)/hrbot search "can i carry over pto into next year" --country US --k 3
+	$(BIN)/hrbot demo
 
 lint: setup
 	$(BIN)/ruff check .

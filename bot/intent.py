@@ -29,16 +29,22 @@ _THIRD_PERSON_ASK = re.compile(
 _POSSESSIVE = re.compile(r"\b(?P<name>[A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)['\u2019]s\b")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>|<at>[^<]+</at>|[\w.+-]+@[\w-]+\.[\w.-]+", re.IGNORECASE)
 
-_BALANCE = re.compile(
-    r"\b(left|remaining|remain|balance|balances|available|accrued|accrual|carried|carry[- ]?over\s+balance|"
-    r"taken|used|allowance\s+left|days\s+off\s+left|entitlement)\b",
+_LEAVE_NOUN = re.compile(
+    r"\b(days?|hours?|vacation|pto|leave|holiday\s+allowance|time[- ]off|sick|balances?|allowance|entitlement|"
+    r"annual\s+leave|toil|days?\s+off)\b",
     re.IGNORECASE,
 )
+_BALANCE = re.compile(
+    r"\b(left|remaining|remain|balances?|available|accrued|carried\s+over|taken|used|still\s+have|have\s+i\s+got)\b",
+    re.IGNORECASE,
+)
+_MY_BALANCE = re.compile(r"\bmy\s+(\w+\s+){0,2}(balance|allowance|entitlement)\b", re.IGNORECASE)
 _HOW_MUCH_HAVE = re.compile(
     r"\bhow\s+(many|much)\b.*\b(do|does|have|did)\b.*\b(have|got|take|taken|use|used)\b", re.IGNORECASE
 )
 _REQUESTS = re.compile(
-    r"\b(my|i|does|has)\b.*\b(requests?|pending|booked|upcoming\s+(leave|time\s+off|vacation|pto)|approved)\b",
+    r"\b(my|i|does|has|have)\b.*(\brequests?\b|\bpending\b|\bbooked\b|\bupcoming\s+(leave|time\s+off|vacation|pto)\b|"
+    r"\b(leave|vacation|pto|time\s+off|holiday)\b.*\bapproved\b)",
     re.IGNORECASE,
 )
 _HOLIDAYS = re.compile(r"\b(next|upcoming|coming)\b.*\b(public|bank|national)?\s*holidays?\b", re.IGNORECASE)
@@ -75,7 +81,7 @@ def classify(text: str) -> Intent:
     mentions = tuple(others_named(text))
     about_someone = bool(mentions) or bool(_FIRST_PERSON.search(text))
     topics: set[Topic] = set()
-    if about_someone and (_BALANCE.search(text) or _HOW_MUCH_HAVE.search(text)) and not _asks_entitlement(text):
+    if about_someone and _asks_balance(text):
         topics.add("balance")
     if about_someone and _REQUESTS.search(text):
         topics.add("requests")
@@ -120,6 +126,21 @@ def others_named(text: str) -> list[tuple[str, bool]]:
         if name.split()[0].lower() not in _NOT_NAMES:
             seen[name] = seen.get(name, False) or certain
     return list(seen.items())
+
+
+def _asks_balance(text: str) -> bool:
+    if _MY_BALANCE.search(text):
+        return True
+    if not _LEAVE_NOUN.search(text) or _asks_entitlement(text) or _POLICY_OPENING.match(text):
+        return False
+    return bool(_BALANCE.search(text) or _HOW_MUCH_HAVE.search(text))
+
+
+# "can i split my leave ... taken all at once" asks about a rule, not about the asker's figures
+_POLICY_OPENING = re.compile(
+    r"^\s*(can|could|may|should|must|do|does|is|are|what\s+happens|who|where|why)\b(?!.*\b(left|remaining|balance|still\s+have)\b)",
+    re.IGNORECASE,
+)
 
 
 def _asks_entitlement(text: str) -> bool:
