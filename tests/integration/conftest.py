@@ -8,6 +8,7 @@ one transaction per document) stay independent without mocking anything.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -98,3 +99,10 @@ class CountingEmbedder:
 @pytest.fixture
 def counting_embed(embed: Callable[[list[str]], list[list[float]]]) -> CountingEmbedder:
     return CountingEmbedder(embed)
+
+
+@pytest.fixture
+def policies(tmp_path: Path, sample_policies: Path) -> Path:
+    folder = tmp_path / "policies"
+    shutil.copytree(sample_policies, folder)
+    return folder

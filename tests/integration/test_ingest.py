@@ -5,19 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select, text
 
 from retrieval.models import Chunk, Document, DocumentVersion
 from retrieval.pipeline import SearchService
 from tests.integration.helpers import ingest_folder
-
-
-@pytest.fixture
-def policies(tmp_path: Path, sample_policies: Path) -> Path:
-    folder = tmp_path / "policies"
-    shutil.copytree(sample_policies, folder)
-    return folder
 
 
 def test_ingest_then_reingest_embeds_nothing(settings, sessions, counting_embed, policies) -> None:
