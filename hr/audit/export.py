@@ -7,32 +7,13 @@ import json
 from collections.abc import Iterable
 from typing import Any, Literal, TextIO
 
+from hr.audit.chain import HASHED_FIELDS
 from hr.audit.records import AuditEntryView
 
 ExportFormat = Literal["jsonl", "csv"]
 
-CSV_COLUMNS: tuple[str, ...] = (
-    "id",
-    "seq",
-    "created_at",
-    "kind",
-    "surface",
-    "platform_user_id",
-    "employee_id",
-    "employee_email",
-    "channel",
-    "thread",
-    "question",
-    "answer_text",
-    "citations",
-    "lookups",
-    "latency_ms",
-    "feedback",
-    "feedback_comment",
-    "feedback_at",
-    "prev_hash",
-    "row_hash",
-)
+# every hashed column, then the feedback (outside the chain) and the chain's own hashes
+CSV_COLUMNS: tuple[str, ...] = (*HASHED_FIELDS, "feedback", "feedback_comment", "feedback_at", "prev_hash", "row_hash")
 
 
 def entry_to_json(entry: AuditEntryView) -> dict[str, Any]:
