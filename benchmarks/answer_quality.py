@@ -1,16 +1,19 @@
 """Answer quality of the extractive composer on the handbook question sets, and its cost.
 
-For every question of evals/{gitlab,18f-tts,clef}-handbook.jsonl: hybrid search restricted to that
-company (and the question's country), then ``compose``. Prints the share of answers containing every
-``answer_must_contain`` string, abstention precision/recall on ``unanswerable`` questions, the
-share of answerable questions wrongly abstained on, citation validity, the composer's own time per
-question (p50/p95), and a sweep of the confidence threshold so that it is chosen from data.
+Every question of evals/{gitlab,18f-tts,clef}-handbook.jsonl is answered the way ``hrbot eval`` and
+a chat policy question answer it: ``Engine.policy`` (hybrid search restricted to that company and
+the question's country, ``answer_passages`` results, then ``compose``). Prints the share of answers
+containing every ``answer_must_contain`` string, abstention precision/recall on ``unanswerable``
+questions, the share of answerable questions wrongly abstained on, citation validity, the answer
+time (search + compose) and the composer's own time per question (p50/p95), and a sweep of the
+confidence threshold so that it is chosen from data (the same search results recomposed without a
+threshold: the confidence does not depend on it).
 
 Needs a database with the three handbooks ingested (the one hrbot uses now):
 
     export HRBOT_DATA_DIR=/tmp/somewhere
     hrbot ingest ../shared/corpus/gitlab-handbook --source gitlab-handbook    # and the other two
-    python benchmarks/answer_quality.py [--k 5] [--threshold 0.3] [--failures]
+    python benchmarks/answer_quality.py [--threshold 0.8] [--failures] [--json out.json]
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from pathlib import Path
 
 from _common import ROOT, pct
 
-from bot.answering import CONFIDENCE_THRESHOLD, Composition, compose, query_terms
+from bot.answering import CONFIDENCE_THRESHOLD, MAX_SENTENCES, Composition, compose, query_terms
 from bot.answering.scoring import AnswerOutcome, AnswerScore, contains_all, score_answers
+from bot.engine import Engine, PolicyResult
 from hr.db import database_url, make_engine
 from hr.migrate import ensure_schema
 from hr.settings import Settings
@@ -35,12 +39,35 @@ from retrieval.pipeline import SearchResponse, SearchService
 SETS = ["gitlab-handbook", "18f-tts-handbook", "clef-handbook"]
 
 
+class RecordingSearch(SearchService):
+    """The search service ``Engine.policy`` calls, keeping the last response for the sweep."""
+
+    last: SearchResponse | None = None
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        countries: list[str] | None = None,
+        entities: list[str] | None = None,
+        employment_types: list[str] | None = None,
+        sources: list[str] | None = None,
+    ) -> SearchResponse:
+        self.last = super().search(
+            query, k=k, countries=countries, entities=entities, employment_types=employment_types, sources=sources
+        )
+        return self.last
+
+
 @dataclass
 class Run:
     company: str
     question: EvalQuestion
+    policy: PolicyResult  # what Engine.policy answered, at the calibrated threshold
     response: SearchResponse
-    composition: Composition  # composed with threshold 0: never abstains, carries its confidence
+    composition: Composition  # the same results composed with threshold 0: never abstains, carries its confidence
+    answer_ms: float  # Engine.policy: search + compose
     compose_ms: float
 
     def outcome(self, threshold: float) -> AnswerOutcome:
@@ -51,20 +78,25 @@ class Run:
             abstained=abstained,
             text="" if abstained else self.composition.text,
             cited_chunk_ids=() if abstained else tuple(self.composition.cited_chunk_ids),
-            retrieved_chunk_ids=tuple(r.chunk_id for r in self.response.results),
+            retrieved_chunk_ids=tuple(self.policy.retrieved_chunk_ids),
         )
 
 
-def run_all(service: SearchService, k: int, max_sentences: int) -> list[Run]:
+def run_all(engine: Engine, search: RecordingSearch, max_sentences: int) -> list[Run]:
     runs: list[Run] = []
     for company in SETS:
         for q in load_questions(ROOT / "evals" / f"{company}.jsonl"):
             code = country_code(q.country) if q.country else None
-            response = service.search(q.question, k=k, sources=[company], countries=[code] if code else None)
+            started = time.perf_counter()
+            policy = engine.policy(q.question, countries=[code] if code else (), sources=[company])
+            answer_ms = (time.perf_counter() - started) * 1000
+            response = search.last
+            assert response is not None
             terms = query_terms(q.question, response.analysis)
             started = time.perf_counter()
             composition = compose(q.question, response.results, terms=terms, max_sentences=max_sentences, threshold=0)
-            runs.append(Run(company, q, response, composition, (time.perf_counter() - started) * 1000))
+            compose_ms = (time.perf_counter() - started) * 1000
+            runs.append(Run(company, q, policy, response, composition, answer_ms, compose_ms))
     return runs
 
 
@@ -98,8 +130,7 @@ def in_retrieved(run: Run) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--k", type=int, default=5)
-    parser.add_argument("--max-sentences", type=int, default=3)
+    parser.add_argument("--max-sentences", type=int, default=MAX_SENTENCES)
     parser.add_argument("--threshold", type=float, default=CONFIDENCE_THRESHOLD)
     parser.add_argument("--max-wrongly", type=float, default=0.10, help="abstention budget on answerable questions")
     parser.add_argument("--sweep-from", type=float, default=0.5)
@@ -112,12 +143,18 @@ def main() -> None:
     settings = Settings()
     url = database_url(settings)
     ensure_schema(make_engine(settings, url=url))  # as the CLI does: migrations first
-    service = SearchService(settings, url)
-    service.warm_up()
-    service.search("warm up the model and the connection pool", k=args.k)
-    runs = run_all(service, args.k, args.max_sentences)
+    search = RecordingSearch(settings, url)
+    engine = Engine(settings, search)
+    engine.policy("warm up the model and the connection pool")
+    runs = run_all(engine, search, args.max_sentences)
+    if args.max_sentences == MAX_SENTENCES:  # the sweep recomposes; it must agree with the engine
+        at = [(r.policy.composition.abstain, r.outcome(CONFIDENCE_THRESHOLD).abstained) for r in runs]
+        assert all(a == b for a, b in at), "the recomposed answers disagree with Engine.policy"
 
-    print(f"{len(runs)} questions, k={args.k}, max_sentences={args.max_sentences}, threshold={args.threshold}")
+    print(
+        f"{len(runs)} questions, k={settings.answer_passages} (answer_passages), max_sentences={args.max_sentences}, "
+        f"threshold={args.threshold}"
+    )
     for company in SETS:
         mine = [r for r in runs if r.company == company]
         print(line(company, score_answers([r.outcome(args.threshold) for r in mine])))
@@ -128,10 +165,12 @@ def main() -> None:
         f"  must_contain in the quoted sentences alone (no threshold): {sum(map(body_only, scored)) / len(scored):.3f}"
         f"; in the retrieved chunks at all (ceiling): {sum(map(in_retrieved, scored)) / len(scored):.3f}"
     )
+    answer_ms = [r.answer_ms for r in runs]
     compose_ms = [r.compose_ms for r in runs]
     search_ms = [r.response.latency_ms for r in runs]
-    print(f"  compose  p50 {pct(compose_ms, 50):6.2f} ms   p95 {pct(compose_ms, 95):6.2f} ms")
+    print(f"  answer   p50 {pct(answer_ms, 50):6.2f} ms   p95 {pct(answer_ms, 95):6.2f} ms   (Engine.policy)")
     print(f"  search   p50 {pct(search_ms, 50):6.2f} ms   p95 {pct(search_ms, 95):6.2f} ms")
+    print(f"  compose  p50 {pct(compose_ms, 50):6.2f} ms   p95 {pct(compose_ms, 95):6.2f} ms")
 
     print("\nconfidence sweep (all sets)")
     print("  threshold  must_contain  abstain_P  abstain_R  wrongly_abstained")
@@ -147,7 +186,7 @@ def main() -> None:
     for company in [*SETS, None]:
         mine = [r for r in runs if company is None or r.company == company]
         best = recommend(mine, args.max_wrongly)
-        print(f"    {company or 'all':<18} {best:.3f}")
+        print(f"    {company or 'all':<18} {best:.4f}")
 
     unanswerable = sorted((r.composition.confidence, r.question.question) for r in runs if r.question.unanswerable)
     print("\nconfidence of the unanswerable questions")
@@ -177,6 +216,7 @@ def main() -> None:
                         "confidence": r.composition.confidence,
                         "contains": contains_all(r.composition.text, r.question.answer_must_contain),
                         "text": r.composition.text,
+                        "answer_ms": round(r.answer_ms, 3),
                         "compose_ms": round(r.compose_ms, 3),
                     }
                     for r in runs

@@ -290,7 +290,9 @@ class HybridRankFusion:
 class ChunkHydrator(_DatabaseComponent):
     """Loads text, title, heading path, page, link and version of the fused candidates, boosts the
     ones written for the asker's audience and keeps the top ``top_k`` (at most
-    ``max_per_document`` from one document, or from one page of a PDF)."""
+    ``max_per_document`` from one document, or from one page of a PDF). Given the query embedding,
+    each document's ``meta["similarity"]`` is its cosine similarity to the query (for answer
+    confidence; the ranking does not use it)."""
 
     def __init__(self, database_url: Secret, audience_boost: float = 0.25, max_per_document: int = 2) -> None:
         _DatabaseComponent.__init__(self, database_url)
@@ -298,11 +300,17 @@ class ChunkHydrator(_DatabaseComponent):
         self.max_per_document = max_per_document
 
     @component.output_types(documents=list[Document])
-    def run(self, documents: list[Document], audience: AudienceFilter | None = None, top_k: int = 5) -> dict[str, Any]:
+    def run(
+        self,
+        documents: list[Document],
+        audience: AudienceFilter | None = None,
+        top_k: int = 5,
+        query_embedding: list[float] | None = None,
+    ) -> dict[str, Any]:
         self.warm_up()
         ids = [int(d.id) for d in documents]
         with self.engine.connect() as conn:
-            records = sql.fetch_chunks(conn, ids)
+            records = sql.fetch_chunks(conn, ids, query_embedding)
         wanted = set(audience.countries) if audience else set()
         scored: list[tuple[float, sql.ChunkRecord]] = []
         for doc in documents:
@@ -355,5 +363,6 @@ def _record_to_document(r: sql.ChunkRecord, score: float) -> Document:
             "version_no": r.version_no,
             "content_hash": r.content_hash,
             "countries": list(r.countries),
+            "similarity": None if r.similarity is None else float(r.similarity),
         },
     )

@@ -69,6 +69,7 @@ def build_search_pipeline(settings: Settings, database_url: str) -> Pipeline:
     pipe.connect("keyword_retriever.documents", "fusion.keyword_documents")
     pipe.connect("fusion.documents", "hydrator.documents")
     pipe.connect("analyzer.audience", "hydrator.audience")
+    pipe.connect("embedder.embedding", "hydrator.query_embedding")  # cosine of each result, for answer confidence
     return pipe
 
 
@@ -94,6 +95,8 @@ class SearchResult:
     version_id: int
     version_no: int
     content_hash: str
+    # cosine similarity of the chunk's embedding to the query's (None where unknown); not used for ranking
+    similarity: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,6 +108,8 @@ class SearchResponse:
     results: list[SearchResult]
     latency_ms: float
     analysis: dict[str, Any]
+    # the highest cosine similarity of any chunk in the audience (the HNSW retriever's first hit)
+    top_similarity: float | None = None
 
 
 class SearchService:
@@ -144,15 +149,18 @@ class SearchService:
             },
             "hydrator": {"top_k": k},
         }
+        extra = {"analyzer", "embedding_retriever"}
         if self.concurrent:
             # the query embedding (torch) and the keyword search (PostgreSQL) overlap
-            out = asyncio.run(self.pipeline.run_async(data, include_outputs_from={"analyzer"}))
+            out = asyncio.run(self.pipeline.run_async(data, include_outputs_from=extra))
         else:
-            out = self.pipeline.run(data, include_outputs_from={"analyzer"})
+            out = self.pipeline.run(data, include_outputs_from=extra)
         latency = (time.perf_counter() - started) * 1000
         docs: list[Document] = out["hydrator"]["documents"]
         results = [_to_result(i, d) for i, d in enumerate(docs, start=1)]
-        return SearchResponse(query, results, latency, out["analyzer"]["analysis"])
+        nearest: list[Document] = out.get("embedding_retriever", {}).get("documents") or []
+        top = max((float(d.score) for d in nearest if d.score is not None), default=None)
+        return SearchResponse(query, results, latency, out["analyzer"]["analysis"], top_similarity=top)
 
 
 def _to_result(rank: int, d: Document) -> SearchResult:
@@ -172,4 +180,5 @@ def _to_result(rank: int, d: Document) -> SearchResult:
         version_id=m["version_id"],
         version_no=m["version_no"],
         content_hash=m["content_hash"],
+        similarity=None if m.get("similarity") is None else round(float(m["similarity"]), 6),
     )

@@ -62,6 +62,7 @@ class ChunkRecord:
     path: str
     source: str
     uri: str
+    similarity: float | None = None  # cosine to the query embedding, when fetch_chunks was given one
 
 
 def vector_search(
@@ -138,18 +139,26 @@ def keyword_search(
     return [Hit(int(r[0]), float(r[1])) for r in conn.execute(text(sql), params)]
 
 
-def fetch_chunks(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
+def fetch_chunks(
+    conn: Connection, chunk_ids: Sequence[int], query_embedding: Sequence[float] | None = None
+) -> dict[int, ChunkRecord]:
+    """The chunks' text and citation fields; with ``query_embedding``, also their cosine similarity to it."""
     if not chunk_ids:
         return {}
+    params: dict[str, Any] = {"ids": list(chunk_ids)}
+    similarity = "NULL::float8"
+    if query_embedding is not None:
+        similarity = "1 - (c.embedding <=> CAST(:q AS vector))"
+        params["q"] = _vector_literal(query_embedding)
     rows = conn.execute(
         text(
             "SELECT c.id, c.body, c.title, c.heading_path, c.page, c.countries, c.document_id, c.version_id, "
-            "v.version_no, v.content_hash, d.path, s.name AS source, v.uri "
+            f"v.version_no, v.content_hash, d.path, s.name AS source, v.uri, {similarity} AS similarity "
             "FROM chunks c JOIN document_versions v ON v.id = c.version_id "
             "JOIN documents d ON d.id = c.document_id JOIN sources s ON s.id = c.source_id "
             "WHERE c.id = ANY(:ids)"
         ),
-        {"ids": list(chunk_ids)},
+        params,
     )
     return {int(r[0]): ChunkRecord(*r) for r in rows}
 

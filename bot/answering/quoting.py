@@ -2,7 +2,8 @@
 
 A sentence is quoted with what it needs to stand alone: a lead-in ("... as follows:", a question in
 an FAQ) brings what it introduces, a list or table as far as it fits; a sentence cut off at a line
-end brings the next line; a fragment ("This includes ...") or a list item brings the line before it.
+end brings the next line (and what that introduces); a fragment ("This includes ...") or a list item
+brings the line before it; a cell of a table flattened one per line brings the cell after it.
 Every quote keeps the citation of the chunk it came from.
 """
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 MAX_WORDS = 70  # longer quotes (run-on PDF text, giant table rows) are trimmed around the match
 _FRAGMENT_WORDS = 6
+_SHORT_SENTENCE_WORDS = 10
 _PRONOUN_START = re.compile(r"^(this|that|these|those|it|they|such|however|also|otherwise|in addition)\b", re.I)
 _SENTENCE_END = re.compile(r"[.!?:;)\]\"'”’]$")
 
@@ -61,7 +63,7 @@ def _lead_in(unit: Unit, units: list[Unit]) -> Unit | None:
     """The line that introduces ``unit``: the one before it, or for an item of a list or table the
     lead-in above the whole list ("Team members are entitled to:", a table's header)."""
     i = unit.position - 1
-    if unit.kind in ("bullet", "row"):
+    if unit.kind in ("bullet", "row", "item"):
         while i >= 0 and units[i].kind == unit.kind and not units[i].lead_in:
             i -= 1
     if i >= 0 and units[i].lead_in:
@@ -74,17 +76,20 @@ def span(c: Candidate) -> range:
     i = c.unit.position
     units = c.units
     start, end = i, i + 1
-    if _cut_off(c.unit) and end < len(units):
+    if end < len(units) and (_cut_off(c.unit) or _continued(c.unit, units)):
         end += 1
-    elif _introduces(c.unit):
-        budget = MAX_WORDS - len(c.unit.text.split())
+    if _introduces(units[end - 1]):  # the sentence, or the line that ends it, introduces a list
+        budget = MAX_WORDS - sum(len(units[j].text.split()) for j in range(i, end))
+        first = end
         while end < len(units) and units[end].kind != "label" and not _introduces(units[end]):
             budget -= len(units[end].text.split())
-            if budget < 0 and end > i + 1:
+            if budget < 0 and end > first:
                 break
             end += 1
-            if units[end - 1].kind not in ("bullet", "row", "header"):
+            if units[end - 1].kind not in ("bullet", "row", "header", "item"):
                 break
+    if c.unit.kind == "item":  # a cell of a flattened table: with the one after it ("Cesar Chavez Day; March 31")
+        return range(i, end + 1 if end < len(units) and units[end].kind == "item" else end)
     if i > 0 and c.unit.kind != "row":
         previous = units[i - 1]
         if (previous.lead_in and not _introduces(c.unit)) or (_is_fragment(c.unit) and previous.kind != "label"):
@@ -94,6 +99,19 @@ def span(c: Candidate) -> range:
 
 def _is_fragment(unit: Unit) -> bool:
     return len(unit.text.split()) < _FRAGMENT_WORDS or bool(_PRONOUN_START.match(unit.text))
+
+
+def _continued(unit: Unit, units: list[Unit]) -> bool:
+    """A short sentence that opens a paragraph or bullet ("Additional RTT days for work-life
+    balance.") is quoted with the sentence after it, which says more about it."""
+    i = unit.position
+    return (
+        unit.kind in ("sentence", "bullet")
+        and i + 1 < len(units)
+        and units[i + 1].block == unit.block
+        and (i == 0 or units[i - 1].block != unit.block)
+        and len(unit.text.split()) < _SHORT_SENTENCE_WORDS
+    )
 
 
 def _introduces(unit: Unit) -> bool:
@@ -114,6 +132,8 @@ def span_text(c: Candidate, quoted: range) -> str:
         text = unit.text
         if unit.kind == "label" and not text.endswith(":"):
             text += ":"
+        if unit.kind == "item" and i + 1 in quoted and c.units[i + 1].kind == "item":
+            text += ";"
         parts.append(text)
     return _trim(" ".join(parts), c)
 

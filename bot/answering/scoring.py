@@ -8,17 +8,22 @@
   answerable questions wrongly abstained on;
 * citation validity: the share of given answers whose every cited chunk was among the retrieved
   results (an answer with no citation at all is invalid).
+
+``evaluate_answers(questions, answer)`` runs an answerer (``hrbot eval`` passes ``Engine.policy``)
+over a question set and reports these figures with the answer latency.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.answering.models import Composition
+
 if TYPE_CHECKING:
-    from bot.answering.models import Composition
     from retrieval.evaluation import EvalQuestion
     from retrieval.pipeline import SearchResult
 
@@ -142,13 +147,20 @@ class AnswerOutcome:
     @classmethod
     def of(cls, question: EvalQuestion, composition: Composition, retrieved: Sequence[SearchResult]) -> AnswerOutcome:
         """The outcome of answering ``question`` with ``composition`` from the ``retrieved`` results."""
+        return cls.of_ids(question, composition, [r.chunk_id for r in retrieved])
+
+    @classmethod
+    def of_ids(
+        cls, question: EvalQuestion, composition: Composition, retrieved_chunk_ids: Sequence[int]
+    ) -> AnswerOutcome:
+        """As ``of``, from the ids of the retrieved chunks (``Engine.policy``'s ``retrieved_chunk_ids``)."""
         return cls(
             unanswerable=question.unanswerable,
             must_contain=question.answer_must_contain,
             abstained=composition.abstain,
             text=composition.text,
             cited_chunk_ids=tuple(composition.cited_chunk_ids),
-            retrieved_chunk_ids=tuple(r.chunk_id for r in retrieved),
+            retrieved_chunk_ids=tuple(retrieved_chunk_ids),
         )
 
     @property
@@ -200,4 +212,56 @@ def score_answers(outcomes: Sequence[AnswerOutcome]) -> AnswerScore:
         wrongly_abstained_share=_share(sum(o.abstained for o in answerable), len(answerable), 0.0),
         answered=len(answered),
         citation_validity=_share(sum(o.citations_valid for o in answered), len(answered), 1.0),
+    )
+
+
+# One answered evaluation question: what the answerer made of it, and the ids of the chunks it retrieved.
+Answered = tuple[Composition, Sequence[int]]
+
+
+@dataclass(frozen=True)
+class AnswerReport:
+    """Answer quality over a question set, with the answer latency (search and compose)."""
+
+    score: AnswerScore
+    latency_p50_ms: float
+    latency_p95_ms: float
+    per_question: list[dict[str, Any]]
+
+    def summary(self) -> dict[str, Any]:
+        return {**self.score.summary(), "latency_p50_ms": self.latency_p50_ms, "latency_p95_ms": self.latency_p95_ms}
+
+
+def evaluate_answers(questions: Sequence[EvalQuestion], answer: Callable[[EvalQuestion], Answered]) -> AnswerReport:
+    """Answer every question with ``answer`` (timed) and score the answers."""
+    from retrieval.evaluation import percentile  # the same percentile as the retrieval figures
+
+    outcomes: list[AnswerOutcome] = []
+    latencies: list[float] = []
+    per_question: list[dict[str, Any]] = []
+    for q in questions:
+        started = time.perf_counter()
+        composition, retrieved = answer(q)
+        latency = (time.perf_counter() - started) * 1000
+        outcome = AnswerOutcome.of_ids(q, composition, retrieved)
+        outcomes.append(outcome)
+        latencies.append(latency)
+        per_question.append(
+            {
+                "line": q.line,
+                "question": q.question,
+                "unanswerable": q.unanswerable,
+                "abstained": outcome.abstained,
+                "confidence": composition.confidence,
+                "contains_expected": outcome.contains_expected if q.answer_must_contain else None,
+                "citations_valid": outcome.citations_valid if not outcome.abstained else None,
+                "latency_ms": round(latency, 2),
+                "answer": composition.text,
+            }
+        )
+    return AnswerReport(
+        score_answers(outcomes),
+        latency_p50_ms=round(percentile(latencies, 50), 2),
+        latency_p95_ms=round(percentile(latencies, 95), 2),
+        per_question=per_question,
     )

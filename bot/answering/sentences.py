@@ -4,8 +4,9 @@ Chunks arrive as the ingest converters leave them (one line per paragraph, bulle
 cells of a row joined by " | ") or as raw Markdown. ``split_units`` turns one chunk into quotable
 units in reading order: the sentences of each paragraph and bullet (hard-wrapped lines joined;
 "e.g.", "U.S." and "1.5" do not end a sentence), and one unit per table row, read as
-"Header: value; ..." under the table's first row. Headings, title lines and table headers are
-labels: never quoted alone, they lend their words to what follows.
+"Header: value; ..." under the table's first row; a run of short lines without punctuation (a list
+without markers, or a table flattened one cell per line) gives one item per line. Headings, title
+lines and table headers are labels: never quoted alone, they lend their words to what follows.
 """
 
 from __future__ import annotations
@@ -58,8 +59,11 @@ class Unit:
 
     text: str
     position: int
-    kind: str  # "sentence", "bullet", "row", "header" (of a table) or "label" (a heading or title line)
+    # "sentence", "bullet", "row", "header" (of a table), "item" (a short line of a list or flattened table)
+    # or "label" (a heading or title line)
+    kind: str
     lead_in: bool  # a label, or ends with ":": introduces what follows
+    block: int = 0  # the paragraph, bullet or row it belongs to (sentences of one paragraph share it)
 
 
 def clean_inline(text: str) -> str:
@@ -115,9 +119,14 @@ _DANGLING = re.compile(
 )
 
 
+_ITEM_RUN = 3  # this many short lines in a row are a list or a flattened table, not headings
+
+
 @dataclass
 class _Block:
-    kind: str  # "paragraph", "bullet", "row", "header" (a table's first row) or "label" (a heading or title line)
+    # "paragraph", "bullet", "row", "header" (a table's first row), "item" (a short line in a run of them)
+    # or "label" (a heading or title line)
+    kind: str
     lines: list[str]
 
     @property
@@ -168,27 +177,39 @@ def _blocks(text: str) -> list[_Block]:
     return blocks
 
 
+def _short_line(block: _Block) -> bool:
+    return block.kind == "paragraph" and len(block.text.split()) <= 10 and not re.search(r"[.!?;,:]\W*$", block.text)
+
+
 def _mark_labels(blocks: list[_Block]) -> None:
-    """A short line with no sentence punctuation that introduces the next block is a title."""
-    for block in blocks[:-1]:
-        text = block.text
-        if block.kind == "paragraph" and len(text.split()) <= 10 and not re.search(r"[.!?;,:]\W*$", text):
-            block.kind = "label"
+    """A short line with no sentence punctuation that introduces the next block is a title; but a
+    run of three or more such lines is the cells of a table flattened one per line ("Cesar Chavez
+    Day", "March 31", ...) or a list without markers: items, quotable."""
+    run: list[_Block] = []
+    for block in [*blocks, None]:
+        if block is not None and _short_line(block):
+            run.append(block)
+            continue
+        kind = "item" if len(run) >= _ITEM_RUN else "label"
+        for member in run:
+            if kind == "item" or member is not blocks[-1]:
+                member.kind = kind
+        run = []
 
 
 def split_units(text: str) -> list[Unit]:
     """Quotable units of a chunk in reading order (see the module docstring). Labels (headings and
     title lines) and lines ending with ":" are lead-ins: they lend context to what follows."""
     units: list[Unit] = []
-    for block in _blocks(text):
+    for number, block in enumerate(_blocks(text)):
         cleaned = clean_inline(block.text) if block.kind != "row" else block.text
-        pieces = [cleaned] if block.kind in ("row", "label", "header") else split_sentences(cleaned)
+        pieces = [cleaned] if block.kind in ("row", "label", "header", "item") else split_sentences(cleaned)
         for piece in pieces:
             if not WORD.search(piece.lower()):
                 continue
             lead_in = block.kind in ("label", "header") or piece.rstrip().endswith(":")
             kind = {"paragraph": "sentence"}.get(block.kind, block.kind)
-            units.append(Unit(piece, len(units), kind, lead_in))
+            units.append(Unit(piece, len(units), kind, lead_in, number))
     return units
 
 

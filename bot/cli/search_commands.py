@@ -17,7 +17,9 @@ from bot.cli.runtime import Runtime
 from retrieval.audience import country_code
 
 if TYPE_CHECKING:
-    from retrieval.evaluation import EvalQuestion
+    from bot.answering.scoring import Answered, AnswerReport
+    from bot.engine import Engine
+    from retrieval.evaluation import EvalQuestion, EvalReport
     from retrieval.ingest import IngestSummary
     from retrieval.pipeline import SearchResponse, SearchService
 
@@ -133,6 +135,7 @@ def search(
                     "query": response.query,
                     "latency_ms": round(response.latency_ms, 2),
                     "analysis": response.analysis,
+                    "top_similarity": response.top_similarity,
                     "results": [r.as_dict() for r in response.results],
                 },
                 indent=2,
@@ -175,28 +178,22 @@ def _eval_search(
     return run
 
 
-def evaluate_command(
-    qa_file: Annotated[Path, typer.Argument(help="JSONL question set.", exists=True, dir_okay=False)],
-    k: Annotated[int, typer.Option("--k", min=1, max=50)] = 5,
-    source: Annotated[list[str] | None, typer.Option(help="Search only these sources.")] = None,
-    country: Annotated[list[str] | None, typer.Option(help="Default country of the asker.")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write figures and per-question ranks here.")] = None,
-) -> None:
-    """Score retrieval on a question set: recall@1, recall@k, MRR@10, latency."""
-    from retrieval.evaluation import EvalFileError, evaluate, load_questions
-    from retrieval.pipeline import SearchService
+def _eval_answer(
+    engine: Engine, sources: list[str] | None, country: list[str] | None
+) -> Callable[[EvalQuestion], Answered]:
+    """Each question answered exactly as a policy question in chat is: ``Engine.policy``."""
 
-    try:
-        questions = load_questions(qa_file)
-    except EvalFileError as exc:
-        err.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from exc
-    runtime = Runtime()
-    service = SearchService(runtime.settings, runtime.url)
-    _ = runtime.engine
-    service.warm_up()
-    report = evaluate(questions, _eval_search(service, source, country), k=k)
-    table = Table(title=f"{qa_file.name}: {report.scored} scored questions of {report.questions}")
+    def run(q: EvalQuestion) -> Answered:
+        countries = _countries([q.country]) if q.country else _countries(country)
+        result = engine.policy(q.question, countries=countries or (), sources=sources)
+        return result.composition, result.retrieved_chunk_ids
+
+    return run
+
+
+def _print_retrieval(report: EvalReport, name: str) -> None:
+    k = report.k
+    table = Table(title=f"{name}: {report.scored} scored questions of {report.questions}")
     for column in ("recall@1", f"recall@{k}", "MRR@10", "p50 ms", "p95 ms"):
         table.add_column(column, justify="right")
     table.add_row(
@@ -210,7 +207,58 @@ def evaluate_command(
     misses = [q for q in report.per_question if not q["unanswerable"] and (q["rank"] is None or q["rank"] > k)]
     for miss in misses:
         out.print(f"[yellow]miss[/] line {miss['line']}: {miss['question']}  [dim]top: {miss['top'][:2]}[/]")
+
+
+def _print_answers(report: AnswerReport) -> None:
+    s = report.score
+    table = Table(title="answers (as in chat: Engine.policy)")
+    table.add_column("answer figure")
+    table.add_column("value", justify="right")
+    table.add_column("of", style="dim")
+    table.add_row("answer_must_contain", f"{s.must_contain_share:.3f}", f"{s.must_contain_scored} with strings")
+    table.add_row("abstention precision", f"{s.abstention_precision:.3f}", f"{s.abstained} abstentions")
+    table.add_row("abstention recall", f"{s.abstention_recall:.3f}", f"{s.unanswerable} unanswerable")
+    table.add_row("wrongly abstained", f"{s.wrongly_abstained_share:.3f}", f"{s.answerable} answerable")
+    table.add_row("citation validity", f"{s.citation_validity:.3f}", f"{s.answered} answers")
+    table.add_row(
+        "latency p50 / p95 ms", f"{report.latency_p50_ms:.1f} / {report.latency_p95_ms:.1f}", "search + compose"
+    )
+    out.print(table)
+
+
+def evaluate_command(
+    qa_file: Annotated[Path, typer.Argument(help="JSONL question set.", exists=True, dir_okay=False)],
+    k: Annotated[int, typer.Option("--k", min=1, max=50)] = 5,
+    source: Annotated[list[str] | None, typer.Option(help="Search only these sources.")] = None,
+    country: Annotated[list[str] | None, typer.Option(help="Default country of the asker.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write figures and per-question ranks here.")] = None,
+    answers: Annotated[bool, typer.Option(help="Also answer every question and score the answers.")] = True,
+) -> None:
+    """Score retrieval on a question set (recall@1, recall@k, MRR@10, latency) and the answers
+    (answer_must_contain, abstention precision/recall, citation validity, answer latency)."""
+    from bot.answering.scoring import evaluate_answers
+    from bot.engine import Engine
+    from retrieval.evaluation import EvalFileError, evaluate, load_questions
+    from retrieval.pipeline import SearchService
+
+    try:
+        questions = load_questions(qa_file)
+    except EvalFileError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    runtime = Runtime()
+    service = SearchService(runtime.settings, runtime.url)
+    _ = runtime.engine
+    service.warm_up()
+    report = evaluate(questions, _eval_search(service, source, country), k=k)
+    _print_retrieval(report, qa_file.name)
+    figures = {**report.summary(), "per_question": report.per_question}
+    if answers:
+        # a search service of its own: the first one's query-embedding cache would flatter the answer latency
+        answering = SearchService(runtime.settings, runtime.url)
+        answering.search("warm up the model, the word statistics and the connection pool", k=1)
+        answered = evaluate_answers(questions, _eval_answer(Engine(runtime.settings, answering), source, country))
+        _print_answers(answered)
+        figures["answers"] = {**answered.summary(), "per_question": answered.per_question}
     if json_out:
-        json_out.write_text(
-            json.dumps({**report.summary(), "per_question": report.per_question}, indent=2, ensure_ascii=False)
-        )
+        json_out.write_text(json.dumps(figures, indent=2, ensure_ascii=False))

@@ -12,6 +12,12 @@ log = logging.getLogger(__name__)
 
 _NUMBERED = re.compile(r"^(\d+(\.\d+)*\.?|[IVX]+\.)\s+\S")
 _PAGE_NO = re.compile(r"^(page\s*)?\d+(\s*(of|/)\s*\d+)?$", re.I)
+# a compound broken at the end of a line ("in-\nnetwork", "pre-\nauthorization") is one word again
+_BROKEN_COMPOUND = re.compile(r"(?<=[^\W\d_])-[ \t]*\n[ \t]*(?=[^\W\d_])")
+
+
+def rejoin_compounds(text: str) -> str:
+    return _BROKEN_COMPOUND.sub("-", text)
 
 
 def _looks_like_heading(line: str, next_line: str | None) -> bool:
@@ -55,7 +61,7 @@ def convert_pdf(data: bytes, path: str) -> ParsedDocument:
     first_line: str | None = None
     for number, page in enumerate(pages, start=1):
         try:
-            raw = page.extract_text() or ""
+            raw = rejoin_compounds(page.extract_text() or "")
         except Exception as exc:
             log.warning("pdf page unreadable", extra={"path": path, "page": number, "error": str(exc)})
             continue

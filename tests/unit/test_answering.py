@@ -50,7 +50,13 @@ Business class is allowed on flights longer than 8 hours, otherwise book economy
 
 
 def result(
-    rank: int, text: str, *, chunk_id: int | None = None, score: float = 0.03, page: int | None = None
+    rank: int,
+    text: str,
+    *,
+    chunk_id: int | None = None,
+    score: float = 0.03,
+    page: int | None = None,
+    similarity: float | None = 0.6,
 ) -> SearchResult:
     cid = chunk_id if chunk_id is not None else 100 + rank
     return SearchResult(
@@ -68,6 +74,7 @@ def result(
         version_id=cid * 7,
         version_no=1,
         content_hash=f"hash{cid}",
+        similarity=similarity,
     )
 
 
@@ -130,6 +137,51 @@ def test_converted_text_lines() -> None:
         ),
         ("sentence", "This sentence is hard wrapped over two lines."),
     ]
+
+
+def test_a_run_of_short_lines_is_a_flattened_table_not_headings() -> None:
+    text = (
+        "Holidays\n\n"
+        "We observe these holidays.\n"
+        "New Year's Day\nJanuary 1\nCesar Chavez Day\nMarch 31\nIndependence Day\nJuly 4\n"
+        "If a holiday falls on a weekend, we will let you know."
+    )
+    units = split_units(text)
+    kinds = {u.text: u.kind for u in units}
+    assert kinds["Holidays"] == "label"  # one short line alone still introduces what follows
+    assert kinds["Cesar Chavez Day"] == kinds["March 31"] == "item"
+    c = compose("is cesar chavez day a company holiday", [result(1, text)], max_sentences=1)
+    assert c.sentences[0].text == "Cesar Chavez Day; March 31"
+
+
+def test_a_cut_off_sentence_brings_the_list_its_last_line_introduces() -> None:
+    text = (
+        "If a lender needs to verify your income or employment, they can contact\n"
+        "TWN via the options below:\n"
+        "- The Work Number website\n"
+        "- 800-367-5690 (Monday through Friday)\n"
+    )
+    c = compose("my mortgage lender needs to verify my employment, who do they contact", [result(1, text)])
+    assert "TWN via the options below: The Work Number website 800-367-5690" in c.sentences[0].text
+
+
+def test_a_short_opening_sentence_brings_the_next_one() -> None:
+    text = (
+        "- Statutory vacation days per French requirements\n"
+        "- Additional RTT days for work-life balance. Track them in Mihi and in Workday.\n"
+        "- Flexible time off through the PTO policy\n"
+    )
+    c = compose("where do i log my RTT days", [result(1, text)], max_sentences=1)
+    assert c.sentences[0].text == "Additional RTT days for work-life balance. Track them in Mihi and in Workday."
+
+
+def test_how_many_counts_the_thing_asked_about_as_the_figure() -> None:
+    text = (
+        "Counseling sessions with the EAP are confidential.\n"
+        "You can have six counseling sessions.\n"  # a count, but no unit such as days or weeks
+    )
+    c = compose("how many free counseling sessions do we get", [result(1, text)], max_sentences=1)
+    assert c.sentences[0].text == "You can have six counseling sessions."
 
 
 def test_content_stems_read_numbers_and_shorthand() -> None:
@@ -238,12 +290,40 @@ def test_abstains_when_nothing_relevant() -> None:
 
 def test_abstains_on_a_confident_search_that_misses_the_question() -> None:
     # the search put these chunks first with full agreement, but they are about something else
-    results = [result(1, TRAVEL, score=2 / 61), result(2, SICK, score=0.03)]
+    results = [result(1, TRAVEL, score=2 / 61, similarity=0.3), result(2, SICK, score=0.03, similarity=0.2)]
     c = compose("do we get pet insurance? my vet bills are insane", results)
     assert c.abstain and c.text == ABSTAIN_TEXT
-    answered = compose("do i need a sick note from a doctor", results)
+    relevant = [result(1, SICK, score=2 / 61, similarity=0.65), result(2, TRAVEL, score=0.03, similarity=0.2)]
+    answered = compose("do i need a sick note from a doctor", relevant)
     assert not answered.abstain
     assert answered.confidence > c.confidence
+
+
+def test_confidence_counts_the_top_results_similarity_to_the_question() -> None:
+    question = "do i need a sick note from a doctor"
+
+    def confidence(similarity: float | None) -> float:
+        results = [result(1, SICK, score=2 / 61, similarity=similarity), result(2, TRAVEL, similarity=0.9)]
+        return compose(question, results, threshold=0.0).confidence
+
+    # 0.4 x fused score (full agreement) + 0.4 x similarity / 0.6 (capped) + 0.2 x question coverage (all of it)
+    assert confidence(0.6) == pytest.approx(1.0)
+    assert confidence(0.9) == pytest.approx(1.0)
+    assert confidence(0.3) == pytest.approx(0.8)
+    assert confidence(-0.2) == pytest.approx(0.6)
+    # similar in meaning and agreed on by both retrievers, yet about something else: still abstains
+    off_topic = [result(1, TRAVEL, score=2 / 61, similarity=0.6)]
+    assert compose("do we get pet insurance? my vet bills are insane", off_topic).abstain
+
+
+def test_confidence_without_a_similarity_rescales_the_other_parts() -> None:
+    results = [result(1, SICK, score=2 / 61, similarity=None)]
+    assert compose("do i need a sick note from a doctor", results, threshold=0.0).confidence == pytest.approx(1.0)
+    halfway = [result(1, SICK, score=1 / 61, similarity=None)]
+    # (0.4 x 0.5 + 0.2 x 1.0) / 0.6
+    assert compose("do i need a sick note from a doctor", halfway, threshold=0.0).confidence == pytest.approx(
+        0.4 / 0.6, abs=1e-3
+    )
 
 
 def test_threshold_is_a_parameter() -> None:

@@ -105,3 +105,12 @@ def test_generated_docx_and_pdf_round_trip() -> None:
     doc = convert(buf.getvalue(), "travel.docx")
     assert doc.title == "Travel policy"
     assert doc.sections[0].headings == ("Per diem",)
+
+
+def test_pdf_compounds_broken_at_line_ends_are_rejoined() -> None:
+    from retrieval.converters.pdf import rejoin_compounds
+
+    assert rejoin_compounds("use an in-\nnetwork provider; pre- \nauthorization") == (
+        "use an in-network provider; pre-authorization"
+    )
+    assert rejoin_compounds("pages 2-\n3 and a dash -\nhere") == "pages 2-\n3 and a dash -\nhere"
