@@ -82,11 +82,11 @@ def stock(url: str, qs: list[tuple[str, str | None]], keyword_queries: int) -> t
     embedder.warm_up()
     emb_retriever = PgvectorEmbeddingRetriever(document_store=store, top_k=5)
     kw_retriever = PgvectorKeywordRetriever(document_store=store, top_k=5)
-    emb_retriever.run(query_embedding=embedder.run("warm up")["embedding"])
+    emb_retriever.run(query_embedding=list(embedder.run("warm up")["embedding"]))
     emb_times, kw_times = [], []
     for q, _ in qs:
         started = time.perf_counter()
-        emb_retriever.run(query_embedding=embedder.run(q)["embedding"])
+        emb_retriever.run(query_embedding=list(embedder.run(q)["embedding"]))
         emb_times.append((time.perf_counter() - started) * 1000)
     for q, _ in qs[:keyword_queries]:
         started = time.perf_counter()

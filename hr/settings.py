@@ -42,10 +42,16 @@ class Settings(BaseSettings):
     embedding_device: str = "cpu"
     max_chunk_tokens: int = Field(default=200, description="Word-piece budget of a chunk's embedded text.")
     query_cache_size: int = 2048
+    query_threads: int | None = Field(
+        default=1, description="Torch threads of a process that searches (one short query at a time is fastest)."
+    )
 
     search_candidates: int = Field(default=50, description="Rows each retriever hands to the fusion step.")
     bm25_k1: float = Field(default=0.6, description="BM25 term-frequency saturation of keyword search.")
     bm25_b: float = Field(default=0.2, description="BM25 length normalisation of keyword search.")
+    keyword_max_term_share: float = Field(
+        default=0.2, description="Keyword search skips words found in more than this share of chunks."
+    )
     rrf_k: int = 60
     embedding_weight: float = 1.0
     keyword_weight: float = 1.0

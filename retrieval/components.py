@@ -8,6 +8,7 @@ instead, and apply the audience filter (the asker's country plus documents for e
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from haystack import Document, component, default_from_dict, default_to_dict
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 
 from hr.db import shared_engine
 from retrieval import search_store as sql
+from retrieval.embedding import QueryVector
 from retrieval.query import Glossary, Speller, analyze, dictionary_words, merge_countries
 from retrieval.search_store import AudienceFilter, Hit
 
@@ -146,8 +148,23 @@ class QueryAnalyzer(_DatabaseComponent):
         return _from_dict(cls, data)
 
 
-def _hits_to_documents(hits: list[Hit]) -> list[Document]:
-    return [Document(id=str(h.chunk_id), score=h.score) for h in hits]
+@dataclass(frozen=True)
+class Ranking:
+    """Chunk ids with scores, best first: what the retrievers hand the fusion step and the fusion
+    step hands the hydrator. Haystack deep-copies every component input element by element (with a
+    slow Protocol check per element); a hundred candidate Documents cost ~10 ms a search, this
+    immutable object is passed as itself. Only the hydrator's output is Documents."""
+
+    hits: tuple[Hit, ...] = ()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Ranking:
+        return self
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def ids(self) -> list[int]:
+        return [h.chunk_id for h in self.hits]
 
 
 @component
@@ -166,9 +183,9 @@ class PgvectorChunkEmbeddingRetriever(_DatabaseComponent):
             with self.engine.connect() as conn:
                 self._iterative = sql.supports_iterative_scan(conn)
 
-    @component.output_types(documents=list[Document])
+    @component.output_types(hits=Ranking)
     def run(
-        self, query_embedding: list[float], audience: AudienceFilter | None = None, top_k: int | None = None
+        self, query_embedding: QueryVector, audience: AudienceFilter | None = None, top_k: int | None = None
     ) -> dict[str, Any]:
         self.warm_up()
         with self.engine.connect() as conn:
@@ -180,7 +197,7 @@ class PgvectorChunkEmbeddingRetriever(_DatabaseComponent):
                 ef_search=self.ef_search,
                 iterative=bool(self._iterative),
             )
-        return {"documents": _hits_to_documents(hits)}
+        return {"hits": Ranking(tuple(hits))}
 
     def to_dict(self) -> dict[str, Any]:
         return self._to_dict(top_k=self.top_k, ef_search=self.ef_search)
@@ -197,7 +214,7 @@ class PgvectorChunkKeywordRetriever(_DatabaseComponent):
     saturating term frequency and little length normalisation."""
 
     def __init__(
-        self, database_url: Secret, top_k: int = 50, max_term_share: float = 0.5, k1: float = 0.6, b: float = 0.2
+        self, database_url: Secret, top_k: int = 50, max_term_share: float = 0.2, k1: float = 0.6, b: float = 0.2
     ) -> None:
         _DatabaseComponent.__init__(self, database_url)
         self.top_k = top_k
@@ -211,7 +228,7 @@ class PgvectorChunkKeywordRetriever(_DatabaseComponent):
         if self._stats is None:
             self._stats = TermStatistics(self.engine)
 
-    @component.output_types(documents=list[Document])
+    @component.output_types(hits=Ranking)
     def run(self, query: str, audience: AudienceFilter | None = None, top_k: int | None = None) -> dict[str, Any]:
         self.warm_up()
         assert self._stats is not None
@@ -228,14 +245,17 @@ class PgvectorChunkKeywordRetriever(_DatabaseComponent):
                 k1=self.k1,
                 b=self.b,
             )
-        return {"documents": _hits_to_documents(hits)}
+        return {"hits": Ranking(tuple(hits))}
 
     def _weights(self, lexemes: list[str], stats: TermStatistics) -> list[tuple[str, float]]:
         total = max(stats.total, 1)
         known = [(lex, stats.lexemes.get(lex, 0)) for lex in lexemes]
         known = [(lex, n) for lex, n in known if n > 0]
-        # terms in most chunks say little and make the OR-match scan the whole index
-        selective = [(lex, n) for lex, n in known if n / total <= self.max_term_share] or known
+        # a word in many chunks says little, and all its postings are read (at 100k chunks most of a
+        # query's time); a question of common words only keeps its two rarest
+        selective = [(lex, n) for lex, n in known if n / total <= self.max_term_share] or sorted(
+            known, key=lambda item: item[1]
+        )[:2]
         return [(lex, sql.idf(n, total)) for lex, n in selective]
 
     def to_dict(self) -> dict[str, Any]:
@@ -259,18 +279,14 @@ class HybridRankFusion:
         self.keyword_weight = keyword_weight
         self.candidates = candidates
 
-    @component.output_types(documents=list[Document])
-    def run(
-        self,
-        embedding_documents: list[Document],
-        keyword_documents: list[Document],
-    ) -> dict[str, Any]:
-        scores: dict[str, float] = {}
-        for weight, docs in ((self.embedding_weight, embedding_documents), (self.keyword_weight, keyword_documents)):
-            for rank, doc in enumerate(docs):
-                scores[doc.id] = scores.get(doc.id, 0.0) + weight / (self.k + rank + 1)
+    @component.output_types(hits=Ranking)
+    def run(self, embedding_hits: Ranking, keyword_hits: Ranking) -> dict[str, Any]:
+        scores: dict[int, float] = {}
+        for weight, ranking in ((self.embedding_weight, embedding_hits), (self.keyword_weight, keyword_hits)):
+            for rank, hit in enumerate(ranking.hits):
+                scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + weight / (self.k + rank + 1)
         ranked = sorted(scores.items(), key=lambda item: -item[1])
-        return {"documents": [Document(id=i, score=s) for i, s in ranked[: self.candidates]]}
+        return {"hits": Ranking(tuple(Hit(i, s) for i, s in ranked[: self.candidates]))}
 
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(
@@ -302,22 +318,21 @@ class ChunkHydrator(_DatabaseComponent):
     @component.output_types(documents=list[Document])
     def run(
         self,
-        documents: list[Document],
+        hits: Ranking,
         audience: AudienceFilter | None = None,
         top_k: int = 5,
-        query_embedding: list[float] | None = None,
+        query_embedding: QueryVector | None = None,
     ) -> dict[str, Any]:
         self.warm_up()
-        ids = [int(d.id) for d in documents]
         with self.engine.connect() as conn:
-            records = sql.fetch_chunks(conn, ids, query_embedding)
+            records = sql.fetch_chunks(conn, hits.ids(), query_embedding)
         wanted = set(audience.countries) if audience else set()
         scored: list[tuple[float, sql.ChunkRecord]] = []
-        for doc in documents:
-            record = records.get(int(doc.id))
+        for hit in hits.hits:
+            record = records.get(hit.chunk_id)
             if record is None:
                 continue
-            score = float(doc.score or 0.0)
+            score = hit.score
             if wanted and wanted.intersection(record.countries):
                 score *= 1 + self.audience_boost
             scored.append((score, record))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from retrieval.components import (
     PgvectorChunkEmbeddingRetriever,
     PgvectorChunkKeywordRetriever,
     QueryAnalyzer,
+    Ranking,
 )
 from retrieval.embedding import CachedQueryEmbedder
 
@@ -37,7 +39,10 @@ def build_search_pipeline(settings: Settings, database_url: str) -> Pipeline:
     pipe.add_component(
         "embedder",
         CachedQueryEmbedder(
-            settings.resolved_model_path(), device=settings.embedding_device, cache_size=settings.query_cache_size
+            settings.resolved_model_path(),
+            device=settings.embedding_device,
+            cache_size=settings.query_cache_size,
+            threads=settings.query_threads,
         ),
     )
     pipe.add_component(
@@ -46,7 +51,13 @@ def build_search_pipeline(settings: Settings, database_url: str) -> Pipeline:
     )
     pipe.add_component(
         "keyword_retriever",
-        PgvectorChunkKeywordRetriever(url, top_k=settings.search_candidates, k1=settings.bm25_k1, b=settings.bm25_b),
+        PgvectorChunkKeywordRetriever(
+            url,
+            top_k=settings.search_candidates,
+            max_term_share=settings.keyword_max_term_share,
+            k1=settings.bm25_k1,
+            b=settings.bm25_b,
+        ),
     )
     pipe.add_component(
         "fusion",
@@ -65,9 +76,9 @@ def build_search_pipeline(settings: Settings, database_url: str) -> Pipeline:
     pipe.connect("analyzer.audience", "embedding_retriever.audience")
     pipe.connect("analyzer.keyword_text", "keyword_retriever.query")
     pipe.connect("analyzer.audience", "keyword_retriever.audience")
-    pipe.connect("embedding_retriever.documents", "fusion.embedding_documents")
-    pipe.connect("keyword_retriever.documents", "fusion.keyword_documents")
-    pipe.connect("fusion.documents", "hydrator.documents")
+    pipe.connect("embedding_retriever.hits", "fusion.embedding_hits")
+    pipe.connect("keyword_retriever.hits", "fusion.keyword_hits")
+    pipe.connect("fusion.hits", "hydrator.hits")
     pipe.connect("analyzer.audience", "hydrator.audience")
     pipe.connect("embedder.embedding", "hydrator.query_embedding")  # cosine of each result, for answer confidence
     return pipe
@@ -118,6 +129,8 @@ class SearchService:
     def __init__(self, settings: Settings, database_url: str, *, concurrent: bool = True) -> None:
         self.pipeline = build_search_pipeline(settings, database_url)
         self.concurrent = concurrent
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_lock = threading.Lock()
         self._warm = False
 
     def warm_up(self) -> None:
@@ -152,15 +165,24 @@ class SearchService:
         extra = {"analyzer", "embedding_retriever"}
         if self.concurrent:
             # the query embedding (torch) and the keyword search (PostgreSQL) overlap
-            out = asyncio.run(self.pipeline.run_async(data, include_outputs_from=extra))
+            coroutine = self.pipeline.run_async(data, include_outputs_from=extra)
+            out = asyncio.run_coroutine_threadsafe(coroutine, self._event_loop()).result()
         else:
             out = self.pipeline.run(data, include_outputs_from=extra)
         latency = (time.perf_counter() - started) * 1000
         docs: list[Document] = out["hydrator"]["documents"]
         results = [_to_result(i, d) for i, d in enumerate(docs, start=1)]
-        nearest: list[Document] = out.get("embedding_retriever", {}).get("documents") or []
-        top = max((float(d.score) for d in nearest if d.score is not None), default=None)
+        nearest: Ranking = out.get("embedding_retriever", {}).get("hits") or Ranking()
+        top = max((h.score for h in nearest.hits), default=None)
         return SearchResponse(query, results, latency, out["analyzer"]["analysis"], top_similarity=top)
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        """One long-lived loop (and thread pool) per service: a loop per search costs ~10 ms."""
+        with self._loop_lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="hrbot-search", daemon=True).start()
+            return self._loop
 
 
 def _to_result(rank: int, d: Document) -> SearchResult:

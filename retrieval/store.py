@@ -173,7 +173,8 @@ def remove_documents(session: Session, document_ids: Sequence[int]) -> int:
 
 
 def refresh_search_terms(session: Session) -> int:
-    """Rebuild the word list of current chunks (typo correction and term weights)."""
+    """Rebuild the word list of current chunks (typo correction and term weights) and the planner's
+    statistics of the chunks."""
     session.execute(delete(SearchTerm))
     session.execute(
         text(
@@ -188,6 +189,8 @@ def refresh_search_terms(session: Session) -> int:
             "SELECT word, 'l', ndoc FROM ts_stat($$SELECT tsv FROM chunks WHERE is_current$$)"
         )
     )
+    # fresh planner statistics: how many chunks are for everyone decides HNSW vs a sorted scan
+    session.execute(text("ANALYZE chunks"))
     return int(session.scalar(select(func.count()).select_from(SearchTerm)) or 0)
 
 

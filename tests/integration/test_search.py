@@ -89,15 +89,17 @@ def test_selective_filter_still_returns_k(settings, sessions) -> None:
     pipeline = service.pipeline
     pipeline.warm_up()
     retriever = pipeline.get_component("embedding_retriever")
+    from retrieval.embedding import QueryVector
     from retrieval.search_store import AudienceFilter
 
-    docs = retriever.run(query_embedding=vector(), audience=AudienceFilter(countries=("NZ",)), top_k=20)["documents"]
-    assert len(docs) == 20
+    hits = retriever.run(query_embedding=QueryVector(vector()), audience=AudienceFilter(countries=("NZ",)), top_k=20)
+    ids = hits["hits"].ids()
+    assert len(ids) == 20
     with sessions() as s:
         countries = (
             s.execute(
                 text("SELECT DISTINCT unnest(countries) FROM chunks WHERE id = ANY(:ids)"),
-                {"ids": [int(d.id) for d in docs]},
+                {"ids": ids},
             )
             .scalars()
             .all()

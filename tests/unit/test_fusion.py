@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-from haystack import Document
-
-from retrieval.components import HybridRankFusion
+from retrieval.components import HybridRankFusion, Ranking
+from retrieval.search_store import Hit
 
 
 def test_rrf_rewards_agreement_between_retrievers() -> None:
     fusion = HybridRankFusion(k=60)
-    emb = [Document(id=i, score=1.0) for i in ["a", "b", "c"]]
-    kw = [Document(id=i, score=1.0) for i in ["c", "d"]]
-    out = fusion.run(embedding_documents=emb, keyword_documents=kw)["documents"]
-    assert out[0].id == "c"  # ranked by both
-    assert [d.id for d in out][:2] == ["c", "a"] and {d.id for d in out} == {"a", "b", "c", "d"}
+    emb = Ranking(tuple(Hit(i, 1.0) for i in [1, 2, 3]))
+    kw = Ranking(tuple(Hit(i, 1.0) for i in [3, 4]))
+    out = fusion.run(embedding_hits=emb, keyword_hits=kw)["hits"].ids()
+    assert out[0] == 3  # ranked by both
+    assert out[:2] == [3, 1] and set(out) == {1, 2, 3, 4}
 
 
 def test_fusion_serialises() -> None:
