@@ -164,6 +164,9 @@ def synthesize(source_url: str, size: int) -> str:
         with Session(bind=conn) as session:
             refresh_search_terms(session)
         conn.execute(text("ANALYZE"))
+    from retrieval.store import vacuum_postings
+
+    vacuum_postings(engine)  # as an ingest leaves it
     print(f"  built {size} synthetic chunks; HNSW index in {time.perf_counter() - started:.0f} s")
     engine.dispose()
     return url
@@ -180,7 +183,7 @@ def main() -> None:
     with create_engine(url).connect() as conn:
         n = conn.execute(text("SELECT count(*) FROM chunks WHERE is_current")).scalar()
     print(f"real corpus: {n} chunks, {len(qs)} questions")
-    report("hrbot hybrid (embed + HNSW + tsvector + RRF)", hybrid(url, qs))
+    report("hrbot hybrid (embed + HNSW + BM25 + RRF)", hybrid(url, qs))
     emb, kw = stock(url, qs, len(qs))
     report("stock PgvectorEmbeddingRetriever (+ embed)", emb)
     report("stock PgvectorKeywordRetriever", kw)
@@ -188,7 +191,7 @@ def main() -> None:
         return
     print(f"synthetic: {args.size} chunks")
     big = synthesize(url, args.size)
-    report("hrbot hybrid (embed + HNSW + tsvector + RRF)", hybrid(big, qs))
+    report("hrbot hybrid (embed + HNSW + BM25 + RRF)", hybrid(big, qs))
     emb, kw = stock(big, qs, args.keyword_queries)
     report("stock PgvectorEmbeddingRetriever (+ embed)", emb)
     report("stock PgvectorKeywordRetriever", kw)

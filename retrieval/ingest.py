@@ -150,6 +150,8 @@ class Ingestor:
         if summary.new or summary.changed or summary.removed:
             with unit_of_work(self.sessions) as session:
                 store.refresh_search_terms(session)
+                bind = session.get_bind()
+            store.vacuum_postings(bind)
         summary.seconds = time.perf_counter() - started
         log.info("ingest finished", extra={"summary": summary.as_dict()})
         return summary

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from retrieval.audience import Audience
@@ -192,6 +192,14 @@ def refresh_search_terms(session: Session) -> int:
     # fresh planner statistics: how many chunks are for everyone decides HNSW vs a sorted scan
     session.execute(text("ANALYZE chunks"))
     return int(session.scalar(select(func.count()).select_from(SearchTerm)) or 0)
+
+
+def vacuum_postings(bind: Engine | Connection) -> None:
+    """Mark the keyword postings all-visible, so a query reads them from the index alone (an
+    index-only scan; before a vacuum each posting also costs a heap visit: 2-5x slower)."""
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) chunk_terms"))
 
 
 def current_chunk_count(session: Session, source_id: int | None = None) -> int:
