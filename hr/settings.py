@@ -58,9 +58,6 @@ class Settings(BaseSettings):
     audience_boost: float = Field(default=0.25, description="Score boost of chunks written for the asker's country.")
     max_chunks_per_document: int = Field(default=2, description="Diversity cap in one result list.")
     hnsw_ef_search: int = 100
-    exact_search_below: int = Field(
-        default=20000, description="With an audience filter, search exactly when fewer chunks match."
-    )
 
     answer_passages: int = Field(default=5, description="Search results the answer quotes from.")
     policy_sources: list[str] = Field(
