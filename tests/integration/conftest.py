@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,14 +26,16 @@ TEMPLATE = "hrbot_test_template"
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     configured = os.environ.get("HRBOT_TEST_DATABASE_URL")
     if configured:
         yield make_url(configured).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         return
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    # not under pytest's basetemp: another pytest run on the machine rotates (deletes) old basetemps
+    pgdata = Path(tempfile.mkdtemp(prefix="hrbot-test-pgdata-"))
+    server = pgserver.get_server(pgdata, cleanup_mode="delete")
     url = make_url(server.get_uri("postgres")).set(drivername="postgresql+psycopg")
     yield url.render_as_string(hide_password=False)
     server.cleanup()
