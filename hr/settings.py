@@ -69,6 +69,16 @@ class Settings(BaseSettings):
 
     glossary_path: Path | None = Field(default=None, description="YAML file of extra HR terms.")
 
+    slack_bot_token: SecretStr | None = Field(default=None, description="Slack bot token (xoxb-…).")
+    slack_signing_secret: SecretStr | None = Field(default=None, description="Verifies Slack's HTTP requests.")
+    slack_app_token: SecretStr | None = Field(default=None, description="Slack app-level token (xapp-…), Socket Mode.")
+    slack_api_url: str | None = Field(
+        default=None, description="Slack Web API base URL, e.g. http://127.0.0.1:8080/api/; unset: Slack's own."
+    )
+    slack_admin_user_ids: list[str] = Field(default_factory=list, description="Slack user ids of hrbot admins.")
+    slack_hr_channel: str | None = Field(default=None, description='Channel id "Talk to HR" posts to.')
+    slack_rate_limit_per_minute: int = Field(default=10, description="Questions one Slack user may ask a minute.")
+
     def resolved_model_path(self) -> str:
         return self.embedding_model or _default_model_path()
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot.cli import ask_commands, audit_commands, db_commands, people_commands, search_commands
+from bot.cli import ask_commands, audit_commands, db_commands, people_commands, search_commands, serve_commands
 
 app = typer.Typer(
     name="hrbot",
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(db_commands.app, name="db")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(people_commands.app, name="people")
+app.add_typer(serve_commands.app, name="serve")
 app.command("ingest")(search_commands.ingest)
 app.command("search")(search_commands.search)
 app.command("eval")(search_commands.evaluate_command)

@@ -17,7 +17,7 @@ from importlib import metadata
 from typing import Any
 
 import holidays
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
@@ -345,3 +345,15 @@ def directory_names(*, session: Session) -> frozenset[str]:
         names.add(" ".join(parts))
         names.update(p for p in parts if len(p) >= 2)
     return frozenset(names)
+
+
+def link_slack_user(employee_id: int, slack_user_id: str, *, session: Session) -> bool:
+    """Record the Slack id of an employee matched by their Slack profile email, when HR has none
+    on file (so later lookups go by id). Flushes only; ``False`` when nothing was changed."""
+    result = session.execute(
+        update(Employee)
+        .where(Employee.id == employee_id, Employee.slack_user_id.is_(None))
+        .values(slack_user_id=slack_user_id)
+    )
+    session.flush()
+    return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,157 @@
+"""The Slack app: a Bolt ``App`` over the Events API (HTTP), wired to the engine.
+
+Bolt verifies every request's signature (``v0:timestamp:body`` HMAC-SHA256 with the signing
+secret, at most five minutes old) and answers ``url_verification``; with
+``process_before_response=False`` it acknowledges first and runs the handlers on its thread pool,
+so Slack gets its answer within 3 s whatever the engine costs. Retries of an event already seen
+(same ``event_id``) are acknowledged and dropped. Only this package imports ``slack_bolt``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from pydantic import SecretStr
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.engine import Engine
+from bot.slack import handlers
+from bot.slack.handlers import Ack, Deps, RateLimiter, Respond, TTLSet
+from bot.slack.identity import SlackIdentity
+from bot.slack.render import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_TALK_TO_HR
+from hr.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+SEEN_EVENTS_TTL_S = 3600.0
+
+
+class SlackConfigError(ValueError):
+    """A setting the Slack app cannot run without is missing."""
+
+
+def web_client(settings: Settings) -> WebClient:
+    """The Web API client: the configured base URL (a fake on loopback in tests), and retries on
+    connection errors and on 429 (honouring Retry-After)."""
+    token = _required(settings.slack_bot_token, "HRBOT_SLACK_BOT_TOKEN")
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url or WebClient.BASE_URL,
+        retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+
+
+def build_app(
+    settings: Settings, engine: Engine, sessions: sessionmaker[Session], *, client: WebClient | None = None
+) -> App:
+    """The Bolt app with every listener registered; calls ``auth.test`` once to learn its bot user."""
+    client = client or web_client(settings)
+    app = App(
+        client=client,
+        signing_secret=_required(settings.slack_signing_secret, "HRBOT_SLACK_SIGNING_SECRET"),
+        process_before_response=False,
+    )
+    deps = Deps(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        identity=SlackIdentity(client),
+        limiter=RateLimiter(settings.slack_rate_limit_per_minute),
+    )
+    app.middleware(dedupe(TTLSet(SEEN_EVENTS_TTL_S)))
+    register(app, deps)
+    return app
+
+
+def dedupe(seen: TTLSet) -> Callable[..., BoltResponse | None]:
+    """Global middleware (runs after signature verification): an event whose ``event_id`` was
+    already seen (a Slack retry, ``X-Slack-Retry-Num``) is acknowledged and dropped."""
+
+    def middleware(body: dict[str, Any], request: BoltRequest, next_: Callable[[], None]) -> BoltResponse | None:
+        event_id = body.get("event_id")
+        if isinstance(event_id, str) and not seen.add(event_id):
+            retry = request.headers.get("x-slack-retry-num", [None])[0]
+            log.info("dropped a repeated event", extra={"event_id": event_id, "retry_num": retry})
+            return BoltResponse(status=200, body="")
+        next_()
+        return None
+
+    return middleware
+
+
+def register(app: App, deps: Deps) -> None:
+    """One listener per interaction type; each delegates to :mod:`bot.slack.handlers`."""
+
+    @app.event("app_mention")
+    def mention(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        handlers.on_mention(event, client, context.bot_user_id, deps)
+
+    @app.event("message")
+    def message(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        handlers.on_message(event, client, context.bot_user_id, deps)
+
+    @app.command("/hr")
+    def command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        handlers.on_command(ack, command, respond, deps)
+
+    def feedback(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        handlers.on_feedback(ack, body, action, respond, deps)
+
+    app.action(ACTION_FEEDBACK_UP)(feedback)
+    app.action(ACTION_FEEDBACK_DOWN)(feedback)
+
+    @app.action(ACTION_TALK_TO_HR)
+    def talk_to_hr(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        handlers.on_talk_to_hr(ack, body, action, client, respond, deps)
+
+
+def make_server(app: App, *, host: str = "0.0.0.0", port: int = 3000, path: str = EVENTS_PATH) -> ThreadingHTTPServer:
+    """A stdlib HTTP server handing POSTs on ``path`` to the Bolt app (one thread a request).
+    ``port=0`` picks a free port (``server.server_port``). Call ``serve_forever()`` to run it."""
+
+    class SlackRequestHandler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("slack http", extra={"request": format % args})
+
+        def do_POST(self) -> None:
+            request_path, _, query = self.path.partition("?")
+            if request_path != path:
+                self._send(404, {}, "")
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode("utf-8")
+            headers: dict[str, str | Sequence[str]] = {k.lower(): [v] for k, v in self.headers.items()}
+            response = app.dispatch(BoltRequest(body=body, query=query, headers=headers))
+            self._send(response.status, response.headers, response.body)
+
+        def do_GET(self) -> None:
+            self._send(404, {}, "")
+
+        def _send(self, status: int, headers: dict[str, Any], body: str | dict[str, Any]) -> None:
+            data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+            self.send_response(status)
+            for key, values in headers.items():
+                for value in values if isinstance(values, list | tuple) else [values]:
+                    if key.lower() != "content-length":
+                        self.send_header(key, str(value))
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer((host, port), SlackRequestHandler)
+    server.daemon_threads = True
+    return server
+
+
+def _required(secret: SecretStr | None, name: str) -> str:
+    if secret is None or not secret.get_secret_value():
+        raise SlackConfigError(f"{name} is not set")
+    return secret.get_secret_value()

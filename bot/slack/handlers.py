@@ -1,0 +1,349 @@
+"""One handler per Slack interaction: turn the payload into a :class:`Question`, answer it through
+the engine in one database session (committed here, at the edge), render the answer back.
+
+Personal figures never reach a shared conversation: in a channel they go to the asker as an
+ephemeral message and the thread gets only a notice. Every handler here runs after Bolt has
+acknowledged the request (events are acked automatically; commands and actions call ``ack()`` first).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.engine import Engine
+from bot.question import Answer, Asker, Question
+from bot.slack.identity import SlackIdentity
+from bot.slack.render import (
+    PRIVATE_NOTICE_TEXT,
+    fallback_text,
+    render_answer,
+    render_private_notice,
+    safe_mrkdwn,
+    split_blocks,
+)
+from hr.audit import service as audit
+from hr.audit.records import FeedbackValue
+from hr.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FOLLOW_UP_MAX_WORDS = 8
+RATE_LIMITED_TEXT = "You're asking faster than I can keep up. Please wait a minute and ask again."
+ERROR_TEXT = "Sorry, something went wrong while answering. Please try again, or ask HR directly."
+THANKS_TEXT = "Thanks for the feedback!"
+HR_NOTIFIED_TEXT = "HR has been notified; they'll reply in this thread or DM you."
+
+
+class Respond(Protocol):
+    def __call__(self, **kwargs: Any) -> Any: ...
+
+
+class Ack(Protocol):
+    def __call__(self, **kwargs: Any) -> Any: ...
+
+
+class TTLSet:
+    """Keys remembered for ``ttl`` seconds (at most ``max_size`` of them); thread-safe."""
+
+    def __init__(self, ttl: float, *, max_size: int = 50_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.max_size = max_size
+        self.clock = clock
+        self._items: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, key: str) -> bool:
+        """Remember ``key``; ``True`` when it was not remembered already."""
+        now = self.clock()
+        with self._lock:
+            self._expire(now)
+            if key in self._items:
+                return False
+            self._items[key] = now + self.ttl
+            while len(self._items) > self.max_size:
+                self._items.popitem(last=False)
+            return True
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            self._expire(self.clock())
+            return key in self._items
+
+    def _expire(self, now: float) -> None:
+        while self._items:
+            key, expires = next(iter(self._items.items()))
+            if expires > now:
+                break
+            del self._items[key]
+
+
+class RateLimiter:
+    """A token bucket per user: ``per_minute`` questions, refilled continuously."""
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity = float(max(per_minute, 1))
+        self.refill_per_s = self.capacity / 60.0
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.refill_per_s)
+            allowed = tokens >= 1.0
+            self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+            return allowed
+
+
+@dataclass
+class Deps:
+    """What every handler needs, built once by :func:`bot.slack.app.build_app`."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    identity: SlackIdentity
+    limiter: RateLimiter
+    threads: TTLSet = field(default_factory=lambda: TTLSet(7 * 24 * 3600.0))
+
+
+@dataclass(frozen=True)
+class Where:
+    channel: str
+    thread: str
+    user: str
+    private: bool
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+
+def strip_mentions(text: str, bot_user_id: str | None) -> str:
+    """The text without the bot's own ``<@BOT>`` mention(s)."""
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+    return " ".join(text.split())
+
+
+def from_bot(event: dict[str, Any], bot_user_id: str | None) -> bool:
+    return bool(
+        event.get("bot_id")
+        or event.get("subtype") == "bot_message"
+        or event.get("bot_profile")
+        or (bot_user_id and event.get("user") == bot_user_id)
+        or not event.get("user")
+    )
+
+
+def on_mention(event: dict[str, Any], client: WebClient, bot_user_id: str | None, deps: Deps) -> None:
+    """``app_mention`` in a channel: answer in the thread."""
+    if from_bot(event, bot_user_id):
+        return
+    where = Where(event["channel"], event.get("thread_ts") or event["ts"], event["user"], private=False)
+    text = strip_mentions(event.get("text", ""), bot_user_id)
+    if event.get("thread_ts") and event["thread_ts"] != event["ts"]:
+        text = with_parent(client, where, text, bot_user_id)
+    answer_and_reply(client, deps, text, where)
+
+
+def on_message(event: dict[str, Any], client: WebClient, bot_user_id: str | None, deps: Deps) -> None:
+    """``message``: every DM, and follow-ups in channel threads the bot answered (mentions are
+    left to :func:`on_mention`)."""
+    if from_bot(event, bot_user_id) or event.get("subtype"):
+        return
+    text = event.get("text", "")
+    thread_ts = event.get("thread_ts")
+    is_dm = event.get("channel_type") == "im"
+    if not is_dm:
+        mentioned = bool(bot_user_id) and f"<@{bot_user_id}" in text
+        if not thread_ts or mentioned or thread_key(event["channel"], thread_ts) not in deps.threads:
+            return
+    where = Where(event["channel"], thread_ts or event["ts"], event["user"], private=is_dm)
+    text = strip_mentions(text, bot_user_id)
+    if thread_ts and thread_ts != event["ts"]:
+        text = with_parent(client, where, text, bot_user_id)
+    answer_and_reply(client, deps, text, where)
+
+
+def with_parent(client: WebClient, where: Where, text: str, bot_user_id: str | None) -> str:
+    """A short follow-up ("and in Germany?") read with the thread's first question in front of it."""
+    if len(text.split()) >= FOLLOW_UP_MAX_WORDS:
+        return text
+    try:
+        replies = client.conversations_replies(channel=where.channel, ts=where.thread, limit=1)
+    except SlackApiError as exc:
+        log.warning("conversations.replies failed", extra={"channel": where.channel, "error": _error(exc)})
+        return text
+    messages = replies.get("messages") or []
+    parent = messages[0] if messages else {}
+    if from_bot(parent, bot_user_id):
+        return text
+    question = strip_mentions(str(parent.get("text", "")), bot_user_id)
+    return f"{question} {text}".strip() if question and question != text else text
+
+
+def answer_and_reply(client: WebClient, deps: Deps, text: str, where: Where) -> None:
+    if not deps.limiter.allow(where.user):
+        _tell(client, where, RATE_LIMITED_TEXT)
+        return
+    question = Question(
+        text, Asker("slack", where.user), channel=where.channel, thread=where.thread, private=where.private
+    )
+    try:
+        answer = ask(deps, question)
+    except Exception:
+        log.exception("answering failed", extra={"channel": where.channel, "slack_user_id": where.user})
+        _tell(client, where, ERROR_TEXT)
+        return
+    blocks = render_answer(answer, audit_id=answer.audit_id)
+    # before the reply goes out: a follow-up can arrive as soon as the asker sees it
+    deps.threads.add(thread_key(where.channel, where.thread))
+    if answer.personal and not where.private:
+        for chunk in split_blocks(blocks):
+            client.chat_postEphemeral(
+                channel=where.channel, user=where.user, thread_ts=where.thread, text=fallback_text(answer), blocks=chunk
+            )
+        client.chat_postMessage(
+            channel=where.channel, thread_ts=where.thread, text=PRIVATE_NOTICE_TEXT, blocks=render_private_notice()
+        )
+    else:
+        for chunk in split_blocks(blocks):
+            client.chat_postMessage(
+                channel=where.channel, thread_ts=where.thread, text=fallback_text(answer), blocks=chunk
+            )
+
+
+def ask(deps: Deps, question: Question) -> Answer:
+    """One unit of work: the engine answers (and audits) inside a session committed here."""
+    with deps.sessions() as session:
+        # a Slack user HR has no Slack id for is matched once by profile email; the engine then
+        # identifies them by the stored id like everyone else
+        deps.identity.resolve(question.asker.user_id, session=session)
+        answer = deps.engine.answer(question, session=session)
+        session.commit()
+    log.info(
+        "slack answer",
+        extra={"kind": answer.kind, "audit_id": answer.audit_id, "latency_ms": answer.latency_ms},
+    )
+    return answer
+
+
+def thread_key(channel: str, thread_ts: str) -> str:
+    return f"{channel}:{thread_ts}"
+
+
+def _tell(client: WebClient, where: Where, text: str) -> None:
+    """A short notice only the asker sees (in a DM, a plain reply)."""
+    if where.private:
+        client.chat_postMessage(channel=where.channel, thread_ts=where.thread, text=text)
+    else:
+        client.chat_postEphemeral(channel=where.channel, user=where.user, thread_ts=where.thread, text=text)
+
+
+# --- /hr ---------------------------------------------------------------------------------------
+
+
+def on_command(ack: Ack, command: dict[str, Any], respond: Respond, deps: Deps) -> None:
+    """``/hr <question>``: ack at once, then answer ephemerally (only the asker sees it)."""
+    text = " ".join(str(command.get("text", "")).split())
+    if not text:
+        ack(response_type="ephemeral", text="Ask me an HR question, e.g. `/hr how many vacation days do I have left?`")
+        return
+    ack()
+    user = command["user_id"]
+    if not deps.limiter.allow(user):
+        respond(response_type="ephemeral", text=RATE_LIMITED_TEXT)
+        return
+    question = Question(text, Asker("slack", user), channel=command.get("channel_id"), private=True)
+    try:
+        answer = ask(deps, question)
+    except Exception:
+        log.exception("answering failed", extra={"slack_user_id": user})
+        respond(response_type="ephemeral", text=ERROR_TEXT)
+        return
+    for chunk in split_blocks(render_answer(answer, audit_id=answer.audit_id)):
+        respond(response_type="ephemeral", replace_original=False, text=fallback_text(answer), blocks=chunk)
+
+
+# --- buttons -----------------------------------------------------------------------------------
+
+
+def on_feedback(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: Deps) -> None:
+    """👍 / 👎 on an answer: stored beside the audit row (only the asker's own vote counts)."""
+    ack()
+    value: FeedbackValue = "up" if action.get("action_id") == "feedback_up" else "down"
+    user = body.get("user", {}).get("id", "")
+    audit_id = _audit_id(action)
+    if audit_id is None:
+        return
+    with deps.sessions() as session:
+        entry = audit.get(audit_id, session=session)
+        if entry is None or entry.platform_user_id != user:
+            respond(response_type="ephemeral", replace_original=False, text="Only the person who asked can rate it.")
+            return
+        audit.record_feedback(audit_id, value, session=session)
+        session.commit()
+    log.info("slack feedback", extra={"audit_id": audit_id, "value": value})
+    respond(response_type="ephemeral", replace_original=False, text=THANKS_TEXT)
+
+
+def on_talk_to_hr(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, deps: Deps
+) -> None:
+    """ "Talk to HR": a note in the HR channel pointing at the conversation (never the figures)."""
+    ack()
+    user = body.get("user", {}).get("id", "")
+    audit_id = _audit_id(action)
+    hr_channel = deps.settings.slack_hr_channel
+    if not hr_channel:
+        respond(response_type="ephemeral", replace_original=False, text=f"Please contact {deps.settings.hr_contact}.")
+        return
+    with deps.sessions() as session:
+        person = deps.identity.resolve(user, session=session)
+        entry = audit.get(audit_id, session=session) if audit_id is not None else None
+    who = f"<@{user}>" + (f" ({safe_mrkdwn(person.name)}, {safe_mrkdwn(person.email)})" if person else "")
+    text = f":raising_hand: {who} would like to talk to HR about answer #{audit_id}"
+    # where the question was asked: the audit row (an ephemeral answer has no permalink of its own)
+    container = body.get("container") or {}
+    channel = (entry.channel if entry else None) or container.get("channel_id") or body.get("channel", {}).get("id")
+    thread = (entry.thread if entry else None) or container.get("thread_ts") or container.get("message_ts")
+    if channel and str(channel).startswith("D"):
+        text += " (asked in a DM with me: please DM them)"
+    elif channel:
+        link = _permalink(client, str(channel), thread)
+        text += f": {link}" if link else f" in <#{channel}>"
+    client.chat_postMessage(channel=hr_channel, text=text)
+    respond(response_type="ephemeral", replace_original=False, text=HR_NOTIFIED_TEXT)
+
+
+def _permalink(client: WebClient, channel: str, ts: str | None) -> str | None:
+    if not ts:
+        return None
+    try:
+        link = client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+    except SlackApiError as exc:
+        log.warning("chat.getPermalink failed", extra={"channel": channel, "error": _error(exc)})
+        return None
+    return str(link) if link else None
+
+
+def _audit_id(action: dict[str, Any]) -> int | None:
+    value = str(action.get("value", ""))
+    return int(value) if value.isdigit() else None
+
+
+def _error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", "")) if exc.response is not None else str(exc)

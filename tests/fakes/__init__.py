@@ -1,0 +1,1 @@
+"""Fakes of outside SaaS APIs, speaking their wire protocols on loopback."""
