@@ -94,7 +94,13 @@ class Engine:
             employment_types=[audience.employment_type] if audience and audience.employment_type else None,
             sources=list(sources) if sources is not None else (self.settings.policy_sources or None),
         )
-        composition = compose(text, response.results, terms=query_terms(text, response.analysis))
+        composition = compose(
+            text,
+            response.results,
+            terms=query_terms(text, response.analysis),
+            countries=response.analysis.get("countries") or (),
+            entities=[audience.entity] if audience and audience.entity else (),
+        )
         return PolicyResult(composition, [r.chunk_id for r in response.results], response.latency_ms)
 
     # --- the parts ---------------------------------------------------------------------------------

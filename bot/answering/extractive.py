@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from bot.answering.models import ABSTAIN_TEXT, Composition, render
 from bot.answering.quoting import Candidate, candidates, dedupe_key, overlaps, quote, span, span_text
 from bot.answering.sentences import STOPWORDS, content_stems, words
+from retrieval.audience import COUNTRY_NAMES, countries_in_text, entities_in_text
 from retrieval.query import damerau_levenshtein
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ _ANSWER_TYPE_WEIGHT = 1.0  # "has a figure" / "has a contact" weighs as one word
 _RANK_DECAY = 0.08  # the n-th search result's sentences weigh 1 / (1 + 0.08 n)
 _RELATIVE_CUTOFF = 0.4  # later sentences must score at least this share of the best one
 _SAME_CHUNK_PENALTY = 0.7  # per sentence already quoted from the same chunk
+_OTHER_AUDIENCE_WEIGHT = 0.3  # a sentence about other countries only, for an asker in a known country
 
 _QUANTITY_QUESTION = re.compile(
     r"\b(how\s+(many|much|long|soon|far|often|late|early)|what\s+(percent|percentage|rate|amount)|"
@@ -100,13 +102,18 @@ def compose(
     max_sentences: int = MAX_SENTENCES,
     threshold: float = CONFIDENCE_THRESHOLD,
     retrieval_scale: float = RETRIEVAL_SCALE,
+    countries: Sequence[str] = (),
+    entities: Sequence[str] = (),
 ) -> Composition:
     """Quote up to ``max_sentences`` sentences of ``results`` that answer ``question``.
 
     ``terms`` are the query words after spelling correction plus glossary expansions (see
     ``query_terms``); the ones the asker typed weigh more than expansions. Without ``terms`` the
     question's own words are used. Below ``threshold`` it abstains: no sentences, no citations,
-    ``ABSTAIN_TEXT``, with what it would have quoted in ``considered``.
+    ``ABSTAIN_TEXT``, with what it would have quoted in ``considered``. With ``countries`` (the
+    audience the search used) and ``entities`` (the asker's employer), a sentence that names only
+    other countries or employers ("Entity: Acme GmbH (DE); …" in a global table, asked from the UK)
+    is quoted only when nothing else answers.
     """
     groups = _analyse(question, terms)
     found = candidates(results, _markers(question))
@@ -114,6 +121,8 @@ def compose(
         return Composition([], [], 0.0, True, ABSTAIN_TEXT)
     weighting = _weighting(found, groups)
     _score(found, weighting, results)
+    if countries or entities:
+        _demote_other_audiences(found, set(countries), {e.lower() for e in entities})
     ranked = sorted(found, key=lambda c: -c.score)
     confidence = _confidence(found, weighting, results, retrieval_scale)
     quoted, citations = quote(_pick(ranked, max_sentences))
@@ -217,6 +226,20 @@ def _score(found: list[Candidate], weighting: _Weighting, results: Sequence[Sear
         length = len(c.unit.text.split())
         brevity = 1.0 if length <= 45 else 45 / length
         c.score = c.coverage * prior * (0.8 + 0.2 * brevity)
+
+
+_ISO_IN_PARENS = re.compile(r"\(([A-Z]{2})\)")
+
+
+def _demote_other_audiences(found: list[Candidate], countries: set[str], entities: set[str]) -> None:
+    for c in found:
+        text = span_text(c, span(c))  # what would be quoted: a lead-in line brings the rows it introduces
+        named = set(countries_in_text(text)) | {code for code in _ISO_IN_PARENS.findall(text) if code in COUNTRY_NAMES}
+        named_entities = {e.lower() for e in entities_in_text(text)}
+        other_country = bool(countries) and bool(named) and not named & countries
+        other_entity = bool(entities) and bool(named_entities) and not named_entities & entities
+        if other_country or other_entity:
+            c.score *= _OTHER_AUDIENCE_WEIGHT
 
 
 def _confidence(

@@ -437,3 +437,26 @@ def test_score_answers_without_abstentions_or_unanswerables() -> None:
     assert (s.abstention_precision, s.abstention_recall, s.wrongly_abstained_share) == (1.0, 1.0, 0.0)
     assert s.citation_validity == 1.0
     assert not AnswerOutcome(False, (), False, "no citation", (), (1,)).citations_valid
+
+
+def test_sentences_about_other_countries_give_way_to_the_askers() -> None:
+    table = (
+        "Entity: Brightwave GmbH (DE); Carry-over rule: unused vacation carries over until 31 March.\n\n"
+        "Entity: Brightwave Ltd (GB); Carry-over rule: up to 5 days of unused annual leave carry over."
+    )
+    results = [result(1, table)]
+    question = "can I carry over unused vacation days?"
+    from_uk = compose(question, results, max_sentences=1, threshold=0.0, countries=["GB"])
+    assert "(GB)" in from_uk.sentences[0].text
+    from_de = compose(question, results, max_sentences=1, threshold=0.0, countries=["DE"])
+    assert "(DE)" in from_de.sentences[0].text
+
+
+def test_sentences_about_another_employer_give_way_to_the_askers() -> None:
+    text = (
+        "Acme Inc. employees may carry over up to 5 unused vacation days.\n\n"
+        "Acme Ltd employees may carry over up to 8 unused vacation days."
+    )
+    question = "can I carry over unused vacation days?"
+    picked = compose(question, [result(1, text)], max_sentences=1, threshold=0.0, entities=["Acme Ltd"])
+    assert "Acme Ltd" in picked.sentences[0].text
