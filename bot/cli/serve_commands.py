@@ -1,4 +1,4 @@
-"""``hrbot serve slack``: the Slack bot over the Events API (HTTP)."""
+"""``hrbot serve slack``: the Slack bot over the Events API (HTTP) or Socket Mode (``--socket``)."""
 
 from __future__ import annotations
 
@@ -16,38 +16,49 @@ err = Console(stderr=True)
 @app.command("slack")
 def slack(
     http: Annotated[bool, typer.Option("--http", help="Receive events over HTTP (Events API).")] = True,
-    socket: Annotated[bool, typer.Option("--socket", help="Socket Mode (not yet implemented).")] = False,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "0.0.0.0",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 3000,
-    path: Annotated[str, typer.Option("--path", help="Request URL path Slack posts to.")] = "/slack/events",
+    socket: Annotated[
+        bool, typer.Option("--socket", help="Socket Mode: connect out over a WebSocket (needs HRBOT_SLACK_APP_TOKEN).")
+    ] = False,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (HTTP).")] = "0.0.0.0",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (HTTP).")] = 3000,
+    path: Annotated[str, typer.Option("--path", help="Request URL path Slack posts to (HTTP).")] = "/slack/events",
 ) -> None:
-    """Serve the Slack bot. Needs HRBOT_SLACK_BOT_TOKEN and HRBOT_SLACK_SIGNING_SECRET."""
-    if socket:
-        err.print("Socket Mode is not yet implemented; use --http.")
-        raise typer.Exit(2)
-    if not http:
-        err.print("choose --http")
+    """Serve the Slack bot. Needs HRBOT_SLACK_BOT_TOKEN, and HRBOT_SLACK_SIGNING_SECRET (HTTP) or
+    HRBOT_SLACK_APP_TOKEN (--socket)."""
+    if not (http or socket):
+        err.print("choose --http or --socket")
         raise typer.Exit(2)
     from bot.engine import Engine
     from bot.slack.app import SlackConfigError, build_app, make_server
     from retrieval.pipeline import SearchService
 
     runtime = Runtime()
-    missing = [
-        name
-        for name, value in (
-            ("HRBOT_SLACK_BOT_TOKEN", runtime.settings.slack_bot_token),
-            ("HRBOT_SLACK_SIGNING_SECRET", runtime.settings.slack_signing_secret),
-        )
-        if value is None or not value.get_secret_value()
-    ]
+    needed = (
+        ("HRBOT_SLACK_BOT_TOKEN", runtime.settings.slack_bot_token),
+        ("HRBOT_SLACK_APP_TOKEN", runtime.settings.slack_app_token)
+        if socket
+        else ("HRBOT_SLACK_SIGNING_SECRET", runtime.settings.slack_signing_secret),
+    )
+    missing = [name for name, value in needed if value is None or not value.get_secret_value()]
     if missing:
-        err.print(f"set {' and '.join(missing)} first")
+        how = "Socket Mode" if socket else "the Events API (HTTP)"
+        err.print(f"set {' and '.join(missing)} first (needed for {how})")
         raise typer.Exit(2)
     _ = runtime.engine  # migrate before anything reads the schema
     search = SearchService(runtime.settings, runtime.url)
     search.warm_up()
     engine = Engine(runtime.settings, search)
+    if socket:
+        from bot.slack.socket import build_socket_handler, run
+
+        try:
+            handler = build_socket_handler(runtime.settings, engine, runtime.sessions)
+        except SlackConfigError as exc:
+            err.print(str(exc))
+            raise typer.Exit(2) from None
+        err.print("hrbot Slack app connecting over Socket Mode")
+        run(handler)
+        return
     try:
         bolt = build_app(runtime.settings, engine, runtime.sessions)
     except SlackConfigError as exc:

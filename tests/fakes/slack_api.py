@@ -2,7 +2,8 @@
 parameters to ``/api/<method>``, ``Authorization: Bearer``), records every call and can fail on cue.
 
 Also accepts POSTs to ``/respond/<anything>`` (use such URLs as ``response_url`` in payloads); they
-are recorded with the method ``"response_url"``.
+are recorded with the method ``"response_url"``. ``apps.connections.open`` (app-level token) returns
+``socket_url``, the address of a fake Socket Mode server (``tests.fakes.slack_socket``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class FakeSlack:
     bot_user_id: str = "UBOT0001"
     bot_id: str = "BBOT0001"
     team_id: str = "T0TEST01"
+    app_token: str = "xapp-test"
+    socket_url: str | None = None  # what apps.connections.open returns (a FakeSocketMode's url)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     replies: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
@@ -101,6 +104,12 @@ class FakeSlack:
                 return failure.status, {"ok": False, "error": failure.error}, headers
         if method == "response_url":
             return 200, {"ok": True}, {}
+        if method == "apps.connections.open":
+            if token != self.app_token:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            if self.socket_url is None:
+                return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
+            return 200, {"ok": True, "url": self.socket_url}, {}
         if token != self.token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         return 200, self._answer(method, params), {}
