@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         default=None, description="Slack Web API base URL, e.g. http://127.0.0.1:8080/api/; unset: Slack's own."
     )
     slack_admin_user_ids: list[str] = Field(default_factory=list, description="Slack user ids of hrbot admins.")
+    slack_admin_usergroup: str | None = Field(
+        default=None, description="Slack user group id (S…) whose members are hrbot admins too."
+    )
     slack_hr_channel: str | None = Field(default=None, description='Channel id "Talk to HR" posts to.')
     slack_rate_limit_per_minute: int = Field(default=10, description="Questions one Slack user may ask a minute.")
 

@@ -207,3 +207,50 @@ def current_chunk_count(session: Session, source_id: int | None = None) -> int:
     if source_id is not None:
         stmt = stmt.where(Chunk.source_id == source_id)
     return int(session.scalar(stmt) or 0)
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    """One source as an admin sees it: what is in search and when it last changed."""
+
+    name: str
+    documents: int
+    chunks: int
+    last_ingest: datetime | None
+    origins: tuple[str, ...]
+
+
+def source_stats(session: Session) -> list[SourceStats]:
+    """Every source with its searchable documents and current chunks, the folders (origins) its
+    documents were read from and its last ingest (the newest document version). Read-only."""
+    docs = {
+        r.source_id: (int(r.documents), r.last_ingest)
+        for r in session.execute(
+            select(
+                Document.source_id,
+                func.count(func.distinct(Document.id)).filter(Document.removed_at.is_(None)).label("documents"),
+                func.max(DocumentVersion.created_at).label("last_ingest"),
+            )
+            .outerjoin(DocumentVersion, DocumentVersion.document_id == Document.id)
+            .group_by(Document.source_id)
+        )
+    }
+    chunks = {
+        r.source_id: int(r.n)
+        for r in session.execute(
+            select(Chunk.source_id, func.count().label("n")).where(Chunk.is_current).group_by(Chunk.source_id)
+        )
+    }
+    origins: dict[int, list[str]] = {}
+    for r in session.execute(
+        select(Document.source_id, Document.origin)
+        .where(Document.removed_at.is_(None))
+        .distinct()
+        .order_by(Document.source_id, Document.origin)
+    ):
+        origins.setdefault(r.source_id, []).append(r.origin)
+    out: list[SourceStats] = []
+    for source_id, name in session.execute(select(Source.id, Source.name).order_by(Source.name)):
+        count, last = docs.get(source_id, (0, None))
+        out.append(SourceStats(name, count, chunks.get(source_id, 0), last, tuple(origins.get(source_id, ()))))
+    return out

@@ -22,7 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine
-from bot.slack import handlers
+from bot.slack import admin, handlers, home
 from bot.slack.handlers import Ack, Deps, RateLimiter, Respond, TTLSet
 from bot.slack.identity import SlackIdentity
 from bot.slack.render import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_TALK_TO_HR
@@ -68,6 +68,8 @@ def build_app(
     )
     app.middleware(dedupe(TTLSet(SEEN_EVENTS_TTL_S)))
     register(app, deps)
+    home.register(app, deps)
+    admin.register(app, deps)
     return app
 
 

@@ -1,0 +1,263 @@
+"""``/hr-admin status | reindex [source] | audit [@user] [since]``: for hrbot admins only.
+
+Admins are the Slack user ids in ``HRBOT_SLACK_ADMIN_USER_IDS`` and, when
+``HRBOT_SLACK_ADMIN_USERGROUP`` is set, the members of that user group (``usergroups.users.list``).
+Everyone else gets an ephemeral refusal and nothing runs. Every answer is ephemeral (only the admin
+sees it). ``reindex`` re-runs the CLI's ingest (``hrbot ingest``) of each folder a source was read
+from, on a background thread; the summary is sent to the admin as a DM when it is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine
+
+from bot.slack.handlers import Ack, Deps, Respond
+from bot.slack.render import safe_mrkdwn
+from hr.audit import service as audit
+from hr.migrate import current_revision, head_revision
+from hr.settings import Settings
+from retrieval import store as retrieval_store
+
+if TYPE_CHECKING:
+    from retrieval.ingest import IngestSummary
+
+log = logging.getLogger(__name__)
+
+Embedder = Callable[[list[str]], list[list[float]]]
+
+USAGE_TEXT = (
+    "Usage:\n"
+    "• `/hr-admin status`: database, sources and audit log\n"
+    "• `/hr-admin reindex [source]`: ingest a source's folders again (every source when none is named)\n"
+    "• `/hr-admin audit [@user] [since YYYY-MM-DD]`: the latest audit entries"
+)
+REFUSED_TEXT = "Sorry, `/hr-admin` is only for hrbot admins."
+ERROR_TEXT = "Sorry, that admin command failed; the details are in the bot's log."
+AUDIT_LIMIT = 15
+QUESTION_EXCERPT = 80
+
+_MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
+
+
+def default_embedder(settings: Settings) -> Embedder:
+    from retrieval.ingest import embedder_from_settings
+
+    return embedder_from_settings(settings)
+
+
+def register(app: App, deps: Deps) -> Admin:
+    """Register ``/hr-admin`` on ``app``."""
+    admin = Admin(deps, app.client)
+
+    @app.command("/hr-admin")
+    def hr_admin(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        admin.on_command(ack, command, respond)
+
+    return admin
+
+
+class Admin:
+    """The ``/hr-admin`` command; one per app. ``embedder`` builds the ingest's embedder (loaded
+    once, on the first reindex)."""
+
+    def __init__(
+        self, deps: Deps, client: WebClient, *, embedder: Callable[[Settings], Embedder] | None = None
+    ) -> None:
+        self.deps = deps
+        self.client = client
+        self._make_embedder = embedder
+        self._embedder: Embedder | None = None
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+
+    # --- access ----------------------------------------------------------------------------------
+
+    def is_admin(self, user: str) -> bool:
+        settings = self.deps.settings
+        if user and user in settings.slack_admin_user_ids:
+            return True
+        group = settings.slack_admin_usergroup
+        if not user or not group:
+            return False
+        try:
+            members = self.client.usergroups_users_list(usergroup=group).get("users") or []
+        except SlackApiError as exc:
+            log.warning("usergroups.users.list failed", extra={"usergroup": group, "error": _error(exc)})
+            return False
+        return user in members
+
+    # --- the command -----------------------------------------------------------------------------
+
+    def on_command(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        ack()
+        user = str(command.get("user_id", ""))
+        words = str(command.get("text", "")).split()
+        if not self.is_admin(user):
+            log.warning("hr-admin refused", extra={"slack_user_id": user})
+            respond(response_type="ephemeral", text=REFUSED_TEXT)
+            return
+        sub, args = (words[0].lower(), words[1:]) if words else ("", [])
+        log.info("hr-admin", extra={"slack_user_id": user, "subcommand": sub})
+        try:
+            if sub == "status":
+                text = self.status()
+            elif sub == "reindex":
+                text = self.reindex(args[0] if args else None, user)
+            elif sub == "audit":
+                text = self.audit(args)
+            else:
+                text = USAGE_TEXT
+        except Exception:
+            log.exception("hr-admin failed", extra={"slack_user_id": user, "subcommand": sub})
+            text = ERROR_TEXT
+        respond(response_type="ephemeral", text=text)
+
+    # --- status ----------------------------------------------------------------------------------
+
+    def status(self) -> str:
+        with self.deps.sessions() as session:
+            bind = session.get_bind()
+            engine = bind if isinstance(bind, Engine) else bind.engine
+            current, head = current_revision(engine), head_revision(engine)
+            sources = retrieval_store.source_stats(session)
+            report = audit.verify(session=session)
+        lines = [f"*Database revision*: `{current or '(empty)'}`" + ("" if current == head else f" (code: `{head}`)")]
+        lines.append("*Sources*")
+        if not sources:
+            lines.append("• none yet: ingest policies with `hrbot ingest` or `/hr-admin reindex`")
+        for s in sources:
+            when = _when(s.last_ingest) if s.last_ingest else "never"
+            lines.append(f"• `{safe_mrkdwn(s.name)}`: {s.documents} documents, {s.chunks} chunks, last ingest {when}")
+        verdict = "OK" if not report.problems else f"{len(report.problems)} problem(s), run `hrbot audit verify`"
+        lines.append(f"*Audit log*: {report.checked} entries; verify: {verdict}")
+        return "\n".join(lines)
+
+    # --- reindex ---------------------------------------------------------------------------------
+
+    def reindex(self, source: str | None, user: str) -> str:
+        """Start the ingest of ``source`` (every source when ``None``) in the background; the
+        immediate reply says what started or why nothing did."""
+        with self.deps.sessions() as session:
+            stats = retrieval_store.source_stats(session)
+        chosen = [s for s in stats if source is None or s.name == source]
+        if not chosen:
+            known = ", ".join(f"`{safe_mrkdwn(s.name)}`" for s in stats) or "none"
+            return f"Unknown source `{safe_mrkdwn(source or '')}`. Known sources: {known}."
+        jobs: list[tuple[str, Path]] = []
+        problems: list[str] = []
+        for s in chosen:
+            folders = [Path(o) for o in s.origins if o and Path(o).is_dir()]
+            missing = [o for o in s.origins if o and not Path(o).is_dir()]
+            problems += [f"`{safe_mrkdwn(s.name)}`: folder `{safe_mrkdwn(o)}` not found, skipped" for o in missing]
+            jobs += [(s.name, folder) for folder in folders]
+        names = sorted({name for name, _ in jobs})
+        with self._lock:
+            busy = [n for n in names if n in self._running]
+            if busy:
+                return f"A reindex of {', '.join(f'`{safe_mrkdwn(n)}`' for n in busy)} is already running."
+            self._running.update(names)
+        if not jobs:
+            return "Nothing to reindex.\n" + "\n".join(problems)
+        thread = threading.Thread(target=self._run, args=(jobs, names, user, problems), daemon=True, name="reindex")
+        thread.start()
+        listed = ", ".join(f"`{safe_mrkdwn(n)}`" for n in names)
+        return f"Reindexing {listed}; I'll send you the summary when it's done."
+
+    def _run(self, jobs: list[tuple[str, Path]], names: list[str], user: str, problems: list[str]) -> None:
+        from connectors.filesystem import FilesystemConnector
+        from retrieval.ingest import Ingestor
+
+        lines = list(problems)
+        try:
+            ingestor = Ingestor(self.deps.settings, self.deps.sessions, self._embed())
+            for name, folder in jobs:
+                connector = FilesystemConnector(folder)
+                summary = ingestor.ingest(
+                    connector.load_all(),
+                    source_name=name,
+                    origin=connector.origin,
+                    listed_ids=connector.list_ids(),
+                    prune=True,
+                )
+                lines.insert(0, summary_line(summary, folder))
+        except Exception:
+            log.exception("reindex failed", extra={"sources": names})
+            lines.insert(0, "Reindex failed; the details are in the bot's log.")
+        finally:
+            with self._lock:
+                self._running.difference_update(names)
+        try:
+            self.client.chat_postMessage(channel=user, text="*Reindex done*\n" + "\n".join(lines))
+        except SlackApiError as exc:
+            log.warning("reindex summary not sent", extra={"slack_user_id": user, "error": _error(exc)})
+
+    def _embed(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = (self._make_embedder or default_embedder)(self.deps.settings)
+            return self._embedder
+
+    # --- audit -----------------------------------------------------------------------------------
+
+    def audit(self, args: list[str]) -> str:
+        user: str | None = None
+        since: datetime | None = None
+        for arg in args:
+            mention = _MENTION.match(arg)
+            if mention:
+                user = mention.group(1)
+            elif "@" in arg:
+                user = arg.strip("<>").removeprefix("mailto:").split("|")[0]
+            elif arg.lower() == "since":
+                continue
+            elif _SLACK_ID.match(arg):
+                user = arg
+            else:
+                try:
+                    since = datetime.combine(date.fromisoformat(arg), datetime.min.time(), tzinfo=UTC)
+                except ValueError:
+                    hint = f"I can't read `{safe_mrkdwn(arg)}`: give a user (`@name`) or a date (YYYY-MM-DD)."
+                    return hint + "\n" + USAGE_TEXT
+        with self.deps.sessions() as session:
+            entries = audit.list_entries(session=session, since=since, user=user, limit=AUDIT_LIMIT)
+        if not entries:
+            return "No audit entries match."
+        lines = [f"*Latest {len(entries)} audit {'entry' if len(entries) == 1 else 'entries'}* (newest first)"]
+        for e in entries:
+            who = f"<@{e.platform_user_id}>" if e.surface == "slack" and e.platform_user_id else None
+            who = who or safe_mrkdwn(e.employee_email or e.platform_user_id or "unknown")
+            question = " ".join(e.question.split())
+            if len(question) > QUESTION_EXCERPT:
+                question = question[: QUESTION_EXCERPT - 1] + "…"
+            lines.append(f"• #{e.id} {_when(e.created_at)} {who} _{e.kind}_: {safe_mrkdwn(question)}")
+        return "\n".join(lines)
+
+
+def summary_line(s: IngestSummary, folder: Path) -> str:
+    line = (
+        f"`{safe_mrkdwn(s.source)}` ({safe_mrkdwn(str(folder))}): {s.seen} files seen, {s.new} new, "
+        f"{s.changed} changed, {s.unchanged} unchanged, {s.removed} removed, {s.failed} failed; "
+        f"{s.chunks_written} chunks written in {s.seconds:.1f} s"
+    )
+    failures = "".join(f"\n    skipped `{safe_mrkdwn(p)}`: {safe_mrkdwn(r)}" for p, r in s.failures[:5])
+    return line + failures
+
+
+def _when(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", "")) if exc.response is not None else str(exc)
