@@ -231,8 +231,11 @@ def _score(found: list[Candidate], weighting: _Weighting, results: Sequence[Sear
 _ISO_IN_PARENS = re.compile(r"\(([A-Z]{2})\)")
 
 
+_AUDIENCE_CHECKED = 12  # only the best candidates can be quoted: the rest are not worth the regexes
+
+
 def _demote_other_audiences(found: list[Candidate], countries: set[str], entities: set[str]) -> None:
-    for c in found:
+    for c in sorted(found, key=lambda c: -c.score)[:_AUDIENCE_CHECKED]:
         text = span_text(c, span(c))  # what would be quoted: a lead-in line brings the rows it introduces
         named = set(countries_in_text(text)) | {code for code in _ISO_IN_PARENS.findall(text) if code in COUNTRY_NAMES}
         named_entities = {e.lower() for e in entities_in_text(text)}

@@ -148,9 +148,15 @@ def make_server(app: App, *, host: str = "0.0.0.0", port: int = 3000, path: str 
             self.end_headers()
             self.wfile.write(data)
 
-    server = ThreadingHTTPServer((host, port), SlackRequestHandler)
+    server = _SlackHTTPServer((host, port), SlackRequestHandler)
     server.daemon_threads = True
     return server
+
+
+class _SlackHTTPServer(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a burst of Slack deliveries got connection resets
+    # (and Slack's retry a second later); measured with benchmarks/slack_load.py
+    request_queue_size = 128
 
 
 def _required(secret: SecretStr | None, name: str) -> str:
