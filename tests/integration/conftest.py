@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,38 @@ def policies(tmp_path: Path, sample_policies: Path) -> Path:
     folder = tmp_path / "policies"
     shutil.copytree(sample_policies, folder)
     return folder
+
+
+SAMPLE_PEOPLE = Path(__file__).resolve().parents[2] / "bot" / "demo" / "data" / "people"
+SAMPLE_TODAY = date(2026, 11, 21)
+
+
+@pytest.fixture(scope="module")
+def company_url(
+    pg_admin_url: str,
+    template_url: str,
+    embed: Callable[[list[str]], list[list[float]]],
+    sample_policies: Path,
+) -> Iterator[str]:
+    """One database per test module holding the sample company: its policies ingested as source
+    "brightwave" and its people imported as of ``SAMPLE_TODAY`` (both committed)."""
+    from hr.hrdata.importer import import_files
+    from tests.integration.helpers import ingest_folder
+
+    name = f"hrbot_company_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"'))
+    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    sessions = make_sessionmaker(shared_engine(url))
+    ingest_folder(
+        Settings(database_url=url, data_dir=Path("/nonexistent")), sessions, embed, sample_policies, "brightwave"
+    )
+    with sessions() as session:
+        import_files(sorted(SAMPLE_PEOPLE.glob("*.csv")), session=session, today=SAMPLE_TODAY)
+        session.commit()
+    yield url
+    shared_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -3,49 +3,24 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine
 from bot.question import Answer, Asker, Question
 from hr.audit import service as audit
-from hr.db import make_sessionmaker, shared_engine
+from hr.db import shared_engine
 from hr.hrdata import store
-from hr.hrdata.importer import import_files
 from hr.hrdata.store import Person
 from hr.settings import Settings
 from retrieval.pipeline import SearchService
-from tests.integration.helpers import ingest_folder
 
 PEOPLE = Path(__file__).resolve().parents[2] / "bot" / "demo" / "data" / "people"
 TODAY = date(2026, 11, 21)
-
-
-@pytest.fixture(scope="module")
-def company_url(pg_admin_url: str, template_url: str, embed, sample_policies) -> Iterator[str]:
-    """One database per module with the sample company's policies and people (both committed)."""
-    name = f"hrbot_engine_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_url.rsplit("/", 1)[1].split("?")[0]}"'))
-    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    sessions = make_sessionmaker(shared_engine(url))
-    settings = Settings(database_url=url, data_dir=Path("/nonexistent"))
-    ingest_folder(settings, sessions, embed, sample_policies, source="brightwave")
-    with sessions() as session:
-        import_files(sorted(PEOPLE.glob("*.csv")), session=session, today=TODAY)
-        session.commit()
-    yield url
-    shared_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="module")

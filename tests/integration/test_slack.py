@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
 from bot.engine import Engine
@@ -27,38 +27,15 @@ from bot.slack.handlers import RATE_LIMITED_TEXT, RateLimiter, TTLSet, strip_men
 from bot.slack.render import PRIVATE_NOTICE_TEXT
 from hr.audit import service as audit
 from hr.db import make_sessionmaker, shared_engine
-from hr.hrdata.importer import import_files
 from hr.settings import Settings
 from retrieval.pipeline import SearchService
 from tests.fakes.slack_api import Call, FakeSlack, fake_slack
-from tests.integration.helpers import ingest_folder
 
 PEOPLE = Path(__file__).resolve().parents[2] / "bot" / "demo" / "data" / "people"
 TODAY = date(2026, 11, 21)
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT = "UBOT0001"
 ALICE = "U0ALICE01"
-
-
-@pytest.fixture(scope="module")
-def company_url(pg_admin_url: str, template_url: str, embed, sample_policies) -> Iterator[str]:
-    """One database per module with the sample company's policies and people (both committed)."""
-    name = f"hrbot_slack_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_url.rsplit("/", 1)[1].split("?")[0]}"'))
-    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    sessions = make_sessionmaker(shared_engine(url))
-    settings = Settings(database_url=url, data_dir=Path("/nonexistent"))
-    ingest_folder(settings, sessions, embed, sample_policies, source="brightwave")
-    with sessions() as session:
-        import_files(sorted(PEOPLE.glob("*.csv")), session=session, today=TODAY)
-        session.commit()
-    yield url
-    shared_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="module")

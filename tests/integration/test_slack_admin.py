@@ -19,14 +19,13 @@ from urllib.parse import urlencode
 import pytest
 from slack_bolt import App
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import text
 
 from bot.engine import Engine
 from bot.slack import admin as admin_module
 from bot.slack.admin import REFUSED_TEXT
 from bot.slack.app import build_app, make_server
 from hr.db import make_sessionmaker, shared_engine
-from hr.hrdata.importer import import_files
 from hr.settings import Settings
 from retrieval.pipeline import SearchService
 from tests.fakes.slack_api import Call, FakeSlack, fake_slack
@@ -40,27 +39,6 @@ ALICE = "U0ALICE01"
 MAYA = "U0MAYA01"
 ADMIN = "U0ADMIN01"
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture(scope="module")
-def company_url(pg_admin_url: str, template_url: str, embed, sample_policies) -> Iterator[str]:
-    """One database per module with the sample company's policies and people (both committed)."""
-    name = f"hrbot_slack_admin_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_url.rsplit("/", 1)[1].split("?")[0]}"'))
-    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    sessions = make_sessionmaker(shared_engine(url))
-    settings = Settings(database_url=url, data_dir=Path("/nonexistent"))
-    ingest_folder(settings, sessions, embed, sample_policies, source="brightwave")
-    with sessions() as session:
-        import_files(sorted(PEOPLE.glob("*.csv")), session=session, today=TODAY)
-        session.commit()
-    yield url
-    shared_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ from tests.fakes.slack_socket import FakeSocketMode, fake_socket_mode
 from tests.integration.test_slack import (  # noqa: F401  (module fixtures shared with the HTTP tests)
     ALICE,
     audit_id_of,
-    company_url,
     dm,
     engine,
     event_body,
@@ -52,7 +51,7 @@ def socket_settings(settings: Settings, slack: FakeSlack, socket_mode: FakeSocke
 def handler(
     socket_settings: Settings,
     engine: Engine,  # noqa: F811
-    company_url: str,  # noqa: F811
+    company_url: str,
     socket_mode: FakeSocketMode,
 ) -> Iterator[SocketModeHandler]:
     handler = build_socket_handler(socket_settings, engine, make_sessionmaker(shared_engine(company_url)))
@@ -70,7 +69,7 @@ def _clean(slack: FakeSlack) -> None:  # noqa: F811
 def test_connects_with_the_app_token_through_apps_connections_open(
     socket_settings: Settings,
     engine: Engine,  # noqa: F811
-    company_url: str,  # noqa: F811
+    company_url: str,
     slack: FakeSlack,  # noqa: F811
     socket_mode: FakeSocketMode,
 ) -> None:
@@ -91,7 +90,7 @@ def test_connects_with_the_app_token_through_apps_connections_open(
 def test_missing_app_token_is_a_config_error(
     settings: Settings,  # noqa: F811
     engine: Engine,  # noqa: F811
-    company_url: str,  # noqa: F811
+    company_url: str,
 ) -> None:
     with pytest.raises(SlackConfigError, match="HRBOT_SLACK_APP_TOKEN"):
         build_socket_handler(settings, engine, make_sessionmaker(shared_engine(company_url)))
@@ -169,7 +168,7 @@ def test_empty_slash_command_is_answered_in_the_ack_payload(
 
 def test_feedback_button_over_the_socket_is_acked_and_stored(
     handler: SocketModeHandler,
-    company_url: str,  # noqa: F811
+    company_url: str,
     socket_mode: FakeSocketMode,
     slack: FakeSlack,  # noqa: F811
 ) -> None:
