@@ -60,14 +60,15 @@ LEGAL_FORMS = "|".join(
 _ENTITY = re.compile(rf"\b((?:[A-Z][\w&.'-]*\s){{1,3}}(?:{LEGAL_FORMS}))(?=[\s,()\-:]|$)")
 EMPLOYMENT_TYPES = {"full_time", "part_time", "contractor", "intern", "temporary"}
 
-_NAME_TO_CODE: list[tuple[re.Pattern[str], str]] = sorted(
+_NAMED: list[tuple[str, re.Pattern[str], str]] = sorted(
     (
-        (re.compile(rf"(?<![\w]){re.escape(name)}(?![\w])"), code)
+        (name, re.compile(rf"(?<![\w]){re.escape(name)}(?![\w])"), code)
         for code, names in COUNTRY_NAMES.items()
         for name in names
     ),
-    key=lambda item: -len(item[0].pattern),
+    key=lambda item: -len(item[1].pattern),
 )
+_NAME_TO_CODE: list[tuple[re.Pattern[str], str]] = [(pattern, code) for _, pattern, code in _NAMED]
 _ISO = {code.lower(): code for code in COUNTRY_NAMES} | {"uk": "GB", "usa": "US"}
 
 
@@ -86,9 +87,9 @@ def countries_in_text(text: str) -> list[str]:
     """Countries named in free text (a title, a question). Upper-case 'US'/'UK' count; 'us' does not."""
     found: list[str] = []
     lowered = text.lower()
-    for pattern, code in _NAME_TO_CODE:
-        name = pattern.pattern
-        if name in ("usa", "uk", r"u\.s\.", r"u\.k\."):
+    for name, pattern, code in _NAMED:
+        # a plain substring test first: the regex (word boundaries) only runs for names present
+        if name not in lowered:
             continue
         if pattern.search(lowered) and code not in found:
             found.append(code)
