@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from connectors.base import Batch, SkippedDocument, SourceDocument
+from connectors.base import Batch, ConnectorConfigError, SkippedDocument, SourceDocument
 from retrieval.converters import is_supported
 
 IGNORED_NAMES = {"LICENSE", "LICENSE.md", "LICENSE.txt", "SOURCE.md", ".DS_Store"}
@@ -21,6 +22,22 @@ class FilesystemConnector:
         self.root = root.resolve()
         self.batch_size = batch_size
         self.include_unsupported = include_unsupported
+        self.state: dict[str, Any] = {}  # nothing to remember: modification times and hashes decide
+
+    @classmethod
+    def from_settings(
+        cls, settings: Mapping[str, Any], *, env: Mapping[str, str], state: dict[str, Any]
+    ) -> FilesystemConnector:
+        """Settings: ``path`` (a folder or one file)."""
+        raw = settings.get("path")
+        if not raw:
+            raise ConnectorConfigError("a folder source needs the setting 'path'")
+        root = Path(str(raw)).expanduser()
+        if not root.exists():
+            raise ConnectorConfigError(f"{root} does not exist")
+        connector = cls(root)
+        connector.state = state
+        return connector
 
     @property
     def origin(self) -> str:
@@ -46,15 +63,32 @@ class FilesystemConnector:
         return {self._rel(p) for p in self._files()}
 
     def load_all(self) -> Iterator[Batch]:
+        return self._load(changed_only=False)
+
+    def poll(self, since: datetime) -> Iterator[Batch]:
+        """Files that are new or whose size or modification time differ from the last run's
+        (``state["files"]``). Not a plain ``mtime >= since`` test: a file unpacked or copied with
+        its old modification time, or moved in, would never be read. The sync's content hash still
+        decides what is converted and embedded."""
+        return self._load(changed_only="files" in self.state)
+
+    def _load(self, *, changed_only: bool) -> Iterator[Batch]:
+        seen: dict[str, list[int]] = {}
+        known: dict[str, list[int]] = self.state.get("files", {})
         batch: Batch = []
         for path in self._files():
             rel = self._rel(path)
             try:
                 stat = path.stat()
+                stamp = [stat.st_mtime_ns, stat.st_size]
+                if changed_only and known.get(rel) == stamp:
+                    seen[rel] = stamp
+                    continue
                 data = path.read_bytes()
             except OSError as exc:
                 batch.append(SkippedDocument(rel, f"cannot read: {exc.strerror or exc}"))
             else:
+                seen[rel] = stamp
                 batch.append(
                     SourceDocument(
                         path=rel,
@@ -69,3 +103,4 @@ class FilesystemConnector:
                 batch = []
         if batch:
             yield batch
+        self.state["files"] = seen

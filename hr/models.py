@@ -16,6 +16,7 @@ class Base(DeclarativeBase):
 def load_all_models() -> type[Base]:
     import hr.audit.models
     import hr.hrdata.models  # noqa: F401
-    import retrieval.models  # noqa: F401  (registers the tables)
+    import retrieval.models  # noqa: F401
+    import workers.models  # noqa: F401  (registers the tables)
 
     return Base

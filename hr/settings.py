@@ -82,6 +82,22 @@ class Settings(BaseSettings):
     slack_hr_channel: str | None = Field(default=None, description='Channel id "Talk to HR" posts to.')
     slack_rate_limit_per_minute: int = Field(default=10, description="Questions one Slack user may ask a minute.")
 
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis for the Celery workers, e.g. redis://localhost:6379/0; unset: syncs run in-process.",
+    )
+    sync_interval_seconds: int = Field(default=3600, description="Default interval of `hrbot sources add`.")
+    sync_poll_overlap_seconds: int = Field(
+        default=300, description="An incremental sync also re-reads changes this long before the last good one."
+    )
+    celery_visibility_timeout: int = Field(
+        default=3600, description="Seconds before a task a killed worker held is handed to another worker."
+    )
+    beat_reload_seconds: int = Field(default=30, description="How often `hrbot beat` re-reads the sources' schedule.")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Shared secret of the webhook endpoints (Graph clientState, Confluence signature)."
+    )
+
     def resolved_model_path(self) -> str:
         return self.embedding_model or _default_model_path()
 

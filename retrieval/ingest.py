@@ -117,8 +117,9 @@ class Ingestor:
         prune: bool = True,
         progress: Progress | None = None,
     ) -> IngestSummary:
-        """Ingest every document of ``batches`` into ``source_name``. Documents of this source and
-        origin that were not seen are taken out of search when ``prune`` is set."""
+        """Ingest every document of ``batches`` into ``source_name``. When ``prune`` is set, documents
+        of this source and origin that were neither seen nor in ``listed_ids`` (the source's listing,
+        for a sync that reads only what changed) are taken out of search."""
         started = time.perf_counter()
         summary = IngestSummary(source=source_name)
         with unit_of_work(self.sessions) as session:
@@ -144,7 +145,8 @@ class Ingestor:
         self._write(pending, source_id, summary, progress)
 
         if prune:
-            gone = [k.id for path, k in known.items() if k.origin == origin and path not in seen and not k.removed]
+            keep = seen if listed_ids is None else seen | listed_ids
+            gone = [k.id for path, k in known.items() if k.origin == origin and path not in keep and not k.removed]
             with unit_of_work(self.sessions) as session:
                 summary.removed = store.remove_documents(session, gone)
         if summary.new or summary.changed or summary.removed:
@@ -188,7 +190,7 @@ class Ingestor:
                     progress.file_done(doc.path)
                 return None
         try:
-            parsed = convert(doc.data, doc.path)
+            parsed = convert(doc.data, doc.path, fmt=doc.format)
             meta = {**extra_meta, **doc.meta, **parsed.meta}
             audience = resolve_audience(meta, parsed.title, doc.path)
             chunks = self.chunker.chunk(parsed)

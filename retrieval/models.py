@@ -43,9 +43,21 @@ class Source(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    kind: Mapped[str] = mapped_column(String(50), default="folder")
-    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    kind: Mapped[str] = mapped_column(
+        String(50), default="manual", doc="A connector kind (connectors.registry), or manual: `hrbot ingest` only."
+    )
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, doc="Connector settings; never secrets.")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    interval_seconds: Mapped[int | None] = mapped_column(
+        Integer, nullable=True, doc="How often beat syncs it; None: only on demand."
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    state: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb"), doc="The connector's cursor after the last good run."
+    )
+    last_success_started_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, doc="Start of the last successful sync: the next poll's 'since'."
+    )
 
 
 class Document(Base):

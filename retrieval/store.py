@@ -27,7 +27,7 @@ class KnownDocument:
     removed: bool
 
 
-def get_or_create_source(session: Session, name: str, kind: str = "folder") -> Source:
+def get_or_create_source(session: Session, name: str, kind: str = "manual") -> Source:
     source = session.scalar(select(Source).where(Source.name == name))
     if source is None:
         source = Source(name=name, kind=kind, settings={})

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot.cli import ask_commands, audit_commands, db_commands, people_commands, search_commands, serve_commands
+from bot.cli import (
+    ask_commands,
+    audit_commands,
+    db_commands,
+    people_commands,
+    search_commands,
+    serve_commands,
+    sources_commands,
+    worker_commands,
+)
 
 app = typer.Typer(
     name="hrbot",
@@ -22,11 +31,15 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(people_commands.app, name="people")
 app.add_typer(serve_commands.app, name="serve")
+app.add_typer(sources_commands.app, name="sources")
 app.command("ingest")(search_commands.ingest)
 app.command("search")(search_commands.search)
 app.command("eval")(search_commands.evaluate_command)
 app.command("ask")(ask_commands.ask)
 app.command("demo")(ask_commands.demo)
+app.command("reindex")(sources_commands.reindex)
+app.command("worker")(worker_commands.worker)
+app.command("beat")(worker_commands.beat)
 
 err = Console(stderr=True)
 
@@ -40,7 +53,7 @@ def _root(
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("httpx", "sentence_transformers", "haystack", "transformers", "pgserver"):
+    for noisy in ("httpx", "sentence_transformers", "haystack", "transformers", "pgserver", "celery", "kombu"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
 

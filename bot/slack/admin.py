@@ -3,8 +3,9 @@
 Admins are the Slack user ids in ``HRBOT_SLACK_ADMIN_USER_IDS`` and, when
 ``HRBOT_SLACK_ADMIN_USERGROUP`` is set, the members of that user group (``usergroups.users.list``).
 Everyone else gets an ephemeral refusal and nothing runs. Every answer is ephemeral (only the admin
-sees it). ``reindex`` re-runs the CLI's ingest (``hrbot ingest``) of each folder a source was read
-from, on a background thread; the summary is sent to the admin as a DM when it is done.
+sees it). ``reindex`` runs a full sync of the source (``hrbot reindex``): on the Celery workers when
+``HRBOT_REDIS_URL`` is set, else on a thread of the bot; a message in the admin's DM says it started
+and is updated with the result (``bot.slack.reports``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
+from bot.slack import reports
 from bot.slack.handlers import Ack, Deps, Respond
 from bot.slack.render import safe_mrkdwn
 from hr.audit import service as audit
@@ -30,7 +31,7 @@ from hr.settings import Settings
 from retrieval import store as retrieval_store
 
 if TYPE_CHECKING:
-    from retrieval.ingest import IngestSummary
+    from workers.sync import Syncer
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ Embedder = Callable[[list[str]], list[list[float]]]
 USAGE_TEXT = (
     "Usage:\n"
     "• `/hr-admin status`: database, sources and audit log\n"
-    "• `/hr-admin reindex [source]`: ingest a source's folders again (every source when none is named)\n"
+    "• `/hr-admin reindex [source]`: read a source again from scratch (every source when none is named)\n"
     "• `/hr-admin audit [@user] [since YYYY-MM-DD]`: the latest audit entries"
 )
 REFUSED_TEXT = "Sorry, `/hr-admin` is only for hrbot admins."
@@ -78,9 +79,8 @@ class Admin:
         self.deps = deps
         self.client = client
         self._make_embedder = embedder
-        self._embedder: Embedder | None = None
         self._lock = threading.Lock()
-        self._running: set[str] = set()
+        self._sync: Syncer | None = None
 
     # --- access ----------------------------------------------------------------------------------
 
@@ -147,67 +147,56 @@ class Admin:
     # --- reindex ---------------------------------------------------------------------------------
 
     def reindex(self, source: str | None, user: str) -> str:
-        """Start the ingest of ``source`` (every source when ``None``) in the background; the
-        immediate reply says what started or why nothing did."""
+        """Start a full sync of ``source`` (every source when ``None``): on the Celery workers when
+        ``HRBOT_REDIS_URL`` is set, else on a thread of the bot. A message in the admin's DM says it
+        started and is updated with the result; the immediate reply says what started or why not."""
+        from workers import store as sync_store
+
         with self.deps.sessions() as session:
-            stats = retrieval_store.source_stats(session)
-        chosen = [s for s in stats if source is None or s.name == source]
+            sources = [(s.id, s.name) for s in sync_store.list_sources(session)]
+        chosen = [(i, n) for i, n in sources if source is None or n == source]
         if not chosen:
-            known = ", ".join(f"`{safe_mrkdwn(s.name)}`" for s in stats) or "none"
+            known = ", ".join(f"`{safe_mrkdwn(n)}`" for _, n in sources) or "none"
             return f"Unknown source `{safe_mrkdwn(source or '')}`. Known sources: {known}."
-        jobs: list[tuple[str, Path]] = []
-        problems: list[str] = []
-        for s in chosen:
-            folders = [Path(o) for o in s.origins if o and Path(o).is_dir()]
-            missing = [o for o in s.origins if o and not Path(o).is_dir()]
-            problems += [f"`{safe_mrkdwn(s.name)}`: folder `{safe_mrkdwn(o)}` not found, skipped" for o in missing]
-            jobs += [(s.name, folder) for folder in folders]
-        names = sorted({name for name, _ in jobs})
-        with self._lock:
-            busy = [n for n in names if n in self._running]
-            if busy:
-                return f"A reindex of {', '.join(f'`{safe_mrkdwn(n)}`' for n in busy)} is already running."
-            self._running.update(names)
-        if not jobs:
-            return "Nothing to reindex.\n" + "\n".join(problems)
-        thread = threading.Thread(target=self._run, args=(jobs, names, user, problems), daemon=True, name="reindex")
-        thread.start()
+        names = [n for _, n in chosen]
+        on_workers = self.deps.settings.redis_url is not None
+        notify = reports.post_queued(self.client, user, names, on_workers=on_workers)
+        if on_workers:
+            from workers.dispatch import enqueue_reindex
+
+            enqueue_reindex(self.deps.settings, [i for i, _ in chosen], trigger="admin", notify=notify)
+        else:
+            thread = threading.Thread(target=self._run, args=(chosen, notify), daemon=True, name="reindex")
+            thread.start()
         listed = ", ".join(f"`{safe_mrkdwn(n)}`" for n in names)
-        return f"Reindexing {listed}; I'll send you the summary when it's done."
+        return f"Reindexing {listed}; I'll update the message in our DM when it's done."
 
-    def _run(self, jobs: list[tuple[str, Path]], names: list[str], user: str, problems: list[str]) -> None:
-        from connectors.filesystem import FilesystemConnector
-        from retrieval.ingest import Ingestor
-
-        lines = list(problems)
+    def _run(self, chosen: list[tuple[int, str]], notify: dict[str, str]) -> None:
+        results: list[dict[str, Any]] = []
+        for source_id, name in chosen:
+            try:
+                results.append(self._syncer().sync(source_id, trigger="admin", full=True).as_dict())
+            except Exception as exc:
+                log.exception("reindex failed", extra={"source": name})
+                results.append({"source": name, "status": "failed", "errors": [f"{type(exc).__name__}: {exc}"]})
         try:
-            ingestor = Ingestor(self.deps.settings, self.deps.sessions, self._embed())
-            for name, folder in jobs:
-                connector = FilesystemConnector(folder)
-                summary = ingestor.ingest(
-                    connector.load_all(),
-                    source_name=name,
-                    origin=connector.origin,
-                    listed_ids=connector.list_ids(),
-                    prune=True,
-                )
-                lines.insert(0, summary_line(summary, folder))
-        except Exception:
-            log.exception("reindex failed", extra={"sources": names})
-            lines.insert(0, "Reindex failed; the details are in the bot's log.")
-        finally:
-            with self._lock:
-                self._running.difference_update(names)
-        try:
-            self.client.chat_postMessage(channel=user, text="*Reindex done*\n" + "\n".join(lines))
+            reports.update_message(self.client, notify, results)
         except SlackApiError as exc:
-            log.warning("reindex summary not sent", extra={"slack_user_id": user, "error": _error(exc)})
+            log.warning("reindex result not sent", extra={"slack_user_id": notify["user"], "error": _error(exc)})
 
-    def _embed(self) -> Embedder:
+    def _syncer(self) -> Syncer:
+        from workers.sync import Syncer
+
         with self._lock:
-            if self._embedder is None:
-                self._embedder = (self._make_embedder or default_embedder)(self.deps.settings)
-            return self._embedder
+            if self._sync is None:
+                bind = self.deps.sessions.kw["bind"]
+                self._sync = Syncer(
+                    self.deps.settings,
+                    bind,
+                    self.deps.sessions,
+                    embed_factory=lambda: (self._make_embedder or default_embedder)(self.deps.settings),
+                )
+            return self._sync
 
     # --- audit -----------------------------------------------------------------------------------
 
@@ -243,16 +232,6 @@ class Admin:
                 question = question[: QUESTION_EXCERPT - 1] + "…"
             lines.append(f"• #{e.id} {_when(e.created_at)} {who} _{e.kind}_: {safe_mrkdwn(question)}")
         return "\n".join(lines)
-
-
-def summary_line(s: IngestSummary, folder: Path) -> str:
-    line = (
-        f"`{safe_mrkdwn(s.source)}` ({safe_mrkdwn(str(folder))}): {s.seen} files seen, {s.new} new, "
-        f"{s.changed} changed, {s.unchanged} unchanged, {s.removed} removed, {s.failed} failed; "
-        f"{s.chunks_written} chunks written in {s.seconds:.1f} s"
-    )
-    failures = "".join(f"\n    skipped `{safe_mrkdwn(p)}`: {safe_mrkdwn(r)}" for p, r in s.failures[:5])
-    return line + failures
 
 
 def _when(at: datetime) -> str:

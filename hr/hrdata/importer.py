@@ -115,9 +115,15 @@ def _import(parsed: ParsedFile, *, session: Session) -> ImportSummary:
 
 
 def _upsert(
-    session: Session, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    keys: Sequence[str],
+    keep_when_missing: Sequence[str] = (),
 ) -> tuple[set[int], set[int]]:
-    """Insert or update ``rows`` by their natural ``keys``, touching only rows that differ.
+    """Insert or update ``rows`` by their natural ``keys``, touching only rows that differ. Columns
+    in ``keep_when_missing`` keep their stored value when the row has none (a chat id linked on
+    first contact survives an HR export that does not carry it).
 
     Returns the ids inserted and the ids updated; rows in neither were already up to date.
     """
@@ -126,10 +132,16 @@ def _upsert(
     for start in range(0, len(rows), BATCH):
         stmt = insert(table).values(rows[start : start + BATCH])
         changing = [name for name in rows[0] if name not in keys]
+        incoming = {
+            name: func.coalesce(stmt.excluded[name], table.c[name])
+            if name in keep_when_missing
+            else stmt.excluded[name]
+            for name in changing
+        }
         upsert = stmt.on_conflict_do_update(
             index_elements=list(keys),
-            set_={**{name: stmt.excluded[name] for name in changing}, "updated_at": func.now()},
-            where=or_(*(table.c[name].is_distinct_from(stmt.excluded[name]) for name in changing)),
+            set_={**incoming, "updated_at": func.now()},
+            where=or_(*(table.c[name].is_distinct_from(incoming[name]) for name in changing)),
         ).returning(table.c.id, literal_column("(xmax = 0)"))
         for row_id, is_new in session.execute(upsert):
             (inserted if is_new else updated).add(row_id)
@@ -201,7 +213,8 @@ def _import_employees(parsed: ParsedFile, rows: list[EmployeeInput], session: Se
         }
         for row in rows
     ]
-    inserted, updated = _upsert(session, table, records, ["email"]) if records else (set(), set())
+    keep = ("slack_user_id", "teams_user_id")
+    inserted, updated = _upsert(session, table, records, ["email"], keep) if records else (set(), set())
     # Managers are linked once everyone is in, so a manager may come later in the file.
     ids = _ids_by_email(session, [row.email for row in rows] + [row.manager_email or "" for row in rows])
     links = [(ids[row.email], ids[row.manager_email] if row.manager_email else None) for row in rows]

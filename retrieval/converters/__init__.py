@@ -31,9 +31,12 @@ def is_supported(path: str) -> bool:
     return PurePosixPath(path).suffix.lower() in CONVERTERS
 
 
-def convert(data: bytes, path: str) -> ParsedDocument:
-    """Convert one file; raises :class:`ConversionError` with a reason a person can act on."""
-    suffix = PurePosixPath(path).suffix.lower()
+def convert(data: bytes, path: str, *, fmt: str | None = None) -> ParsedDocument:
+    """Convert one file; raises :class:`ConversionError` with a reason a person can act on.
+
+    ``fmt`` (an extension such as ``".html"``) overrides the path's own, for documents whose id is
+    not a file name (a Confluence page, a web page)."""
+    suffix = (fmt or PurePosixPath(path).suffix).lower()
     converter = CONVERTERS.get(suffix)
     if converter is None:
         raise ConversionError(f"unsupported file type {suffix or '(none)'}")

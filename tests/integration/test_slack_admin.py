@@ -246,14 +246,27 @@ def test_audit_lists_entries_after_a_question(bot_url: str, slack: FakeSlack) ->
     assert answered(slack, 4).params["text"] == "No audit entries match."
 
 
-def test_reindex_runs_the_cli_ingest_in_the_background(bot_url: str, slack: FakeSlack) -> None:
+def test_reindex_runs_a_full_sync_and_updates_the_admins_message(
+    bot_url: str, slack: FakeSlack, company_url: str
+) -> None:
     status, took = admin_command(bot_url, slack, "reindex brightwave")
     assert status == 200 and took < 3
     assert "Reindexing `brightwave`" in answered(slack).params["text"]
-    [summary] = slack.wait_for("chat.postMessage", timeout=120)
-    assert summary.params["channel"] == ADMIN
-    assert "Reindex done" in summary.params["text"] and "0 new, 0 changed" in summary.params["text"]
-    assert " unchanged" in summary.params["text"] and "0 removed, 0 failed" in summary.params["text"]
+    [started] = slack.wait_for("chat.postMessage")
+    assert started.params["channel"] == ADMIN and "started in the bot" in started.params["text"]
+    [update] = slack.wait_for("chat.update", timeout=120)
+    assert update.params["channel"] == ADMIN and update.params["ts"]
+    text_ = update.params["text"]
+    assert "Reindex done" in text_ and "`brightwave` succeeded" in text_
+    assert "0 new, 0 changed" in text_ and "0 removed, 0 failed; 0 chunks embedded" in text_
+    with make_sessionmaker(shared_engine(company_url))() as session:
+        row = session.execute(
+            text(
+                "SELECT r.trigger, r.mode, r.status FROM sync_runs r JOIN sources s ON s.id = r.source_id "
+                "WHERE s.name = 'brightwave' ORDER BY r.id DESC LIMIT 1"
+            )
+        ).one()
+    assert tuple(row) == ("admin", "full", "succeeded")
 
 
 def test_reindex_of_an_unknown_source_is_a_clear_error(bot_url: str, slack: FakeSlack) -> None:
@@ -300,14 +313,14 @@ def test_reindex_picks_up_a_changed_file_and_never_prunes_a_missing_folder(
 
     admin_command(bot_url, slack, "reindex scratch")
     assert "Reindexing `scratch`" in answered(slack).params["text"]
-    [summary] = slack.wait_for("chat.postMessage", timeout=120)
-    assert "0 new, 1 changed" in summary.params["text"]
+    [update] = slack.wait_for("chat.update", timeout=120)
+    assert "0 new, 1 changed" in update.params["text"]
 
-    shutil.rmtree(folder)  # the folder is gone: nothing is ingested and nothing is taken out of search
+    shutil.rmtree(folder)  # the folder is gone: the sync fails and nothing is taken out of search
     slack.clear()
     admin_command(bot_url, slack, "reindex scratch")
-    reply = answered(slack).params["text"]
-    assert "Nothing to reindex" in reply and "not found" in reply
+    [update] = slack.wait_for("chat.update", timeout=60)
+    assert "failed" in update.params["text"] and "none of its folders exists" in update.params["text"]
     with sessions() as session:
         removed = session.execute(
             text(
