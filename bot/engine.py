@@ -57,9 +57,11 @@ class Engine:
 
     # --- the one entry point ---------------------------------------------------------------------
 
-    def answer(self, question: Question, *, session: Session) -> Answer:
+    def answer(self, question: Question, *, session: Session, asker_record: Person | None = None) -> Answer:
+        """``asker_record``: the employee the adapter already resolved from this question's
+        platform identity (saves a lookup); otherwise the engine identifies the asker itself."""
         started = time.perf_counter()
-        asker = self.identify(question.asker, session=session)
+        asker = asker_record or self.identify(question.asker, session=session)
         intent = classify(question.text)
         answer = self._answer(question, intent, asker, session=session)
         latency = (time.perf_counter() - started) * 1000

@@ -172,9 +172,13 @@ def remove_documents(session: Session, document_ids: Sequence[int]) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+SEARCH_TERMS_LOCK_ID = 7_210_200
+
+
 def refresh_search_terms(session: Session) -> int:
     """Rebuild the word list of current chunks (typo correction and term weights) and the planner's
-    statistics of the chunks."""
+    statistics of the chunks. Two syncs finishing at once take turns (the rebuild is not additive)."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": SEARCH_TERMS_LOCK_ID})
     session.execute(delete(SearchTerm))
     session.execute(
         text(

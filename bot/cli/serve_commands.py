@@ -1,4 +1,6 @@
-"""``hrbot serve slack``: the Slack bot over the Events API (HTTP) or Socket Mode (``--socket``)."""
+"""``hrbot serve slack``: the Slack bot over the Events API (HTTP) or Socket Mode (``--socket``);
+``hrbot serve webhooks``: the Confluence and Microsoft Graph change webhooks; ``hrbot serve
+graph-subscribe``: ask Graph to send a sharepoint source's changes to those webhooks."""
 
 from __future__ import annotations
 
@@ -70,3 +72,95 @@ def slack(
         server.serve_forever()
     finally:
         server.server_close()
+
+
+@app.command("webhooks")
+def webhooks(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8090,
+) -> None:
+    """Serve the change webhooks: POST /webhooks/confluence/SOURCE, POST /webhooks/graph/SOURCE and
+    GET /healthz. A changed page or file is synced at once: by the Celery workers when
+    HRBOT_REDIS_URL is set, else in this process. HRBOT_WEBHOOK_SECRET signs Confluence webhooks
+    (X-Hub-Signature) and is the clientState of Graph subscriptions."""
+    from workers.webhook_dispatch import build_dispatcher
+    from workers.webhooks import WebhookApp, make_webhook_server
+
+    runtime = Runtime()
+    settings = runtime.settings
+    if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value():
+        err.print(
+            "HRBOT_WEBHOOK_SECRET is not set: Confluence webhooks are accepted unsigned and"
+            " Graph notifications are refused (503)"
+        )
+    dispatcher = build_dispatcher(settings, runtime.engine, runtime.sessions)
+    server = make_webhook_server(WebhookApp(settings, runtime.sessions, dispatcher), host=host, port=port)
+    where = "Celery workers" if settings.redis_url is not None else "this process"
+    err.print(
+        f"hrbot webhooks listening on http://{host}:{server.server_port}"
+        f" (/webhooks/confluence/SOURCE, /webhooks/graph/SOURCE, /healthz); syncs run in {where}"
+    )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        dispatcher.close()
+
+
+@app.command("graph-subscribe")
+def graph_subscribe(
+    source: Annotated[str, typer.Argument(help="A sharepoint source (name or id).")],
+    url: Annotated[
+        str,
+        typer.Option(
+            "--url",
+            help="Public address of `hrbot serve webhooks`, e.g. https://hrbot.acme.com"
+            " (/webhooks/graph/SOURCE is added unless given).",
+        ),
+    ],
+    minutes: Annotated[
+        int, typer.Option("--minutes", min=1, max=42300, help="Lifetime of the subscription (Graph allows < 30 days).")
+    ] = 4230,
+) -> None:
+    """Create a Microsoft Graph change-notification subscription for a sharepoint source, with
+    HRBOT_WEBHOOK_SECRET as its clientState. Graph validates the URL at once, so `hrbot serve
+    webhooks` must be reachable there. Subscriptions expire: run this again before they do."""
+    from urllib.parse import quote, urlsplit
+
+    from connectors import registry
+    from connectors.base import ConnectorError
+    from hr.db import unit_of_work
+    from workers import store
+
+    runtime = Runtime()
+    secret = runtime.settings.webhook_secret
+    if secret is None or not secret.get_secret_value():
+        err.print("set HRBOT_WEBHOOK_SECRET first: it is the clientState that proves a notification came from Graph")
+        raise typer.Exit(2)
+    with unit_of_work(runtime.sessions) as session:
+        try:
+            found = store.get_source(session, source)
+        except store.SourceNotFound as exc:
+            err.print(str(exc))
+            raise typer.Exit(2) from None
+        name, kind, settings, state = found.name, found.kind, dict(found.settings or {}), dict(found.state or {})
+    if kind != "sharepoint":
+        err.print(f"{name} is a {kind} source; Graph subscriptions are for sharepoint sources")
+        raise typer.Exit(2)
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        err.print(f"--url must be an http(s) address, not {url!r}")
+        raise typer.Exit(2)
+    notification_url = url.strip().rstrip("/")
+    if "/webhooks/graph/" not in parts.path:
+        notification_url += f"/webhooks/graph/{quote(name, safe='')}"
+    try:
+        connector = registry.build(kind, settings, state=state)
+        try:
+            subscription_id = connector.subscribe(notification_url, secret.get_secret_value(), minutes)
+        finally:
+            connector.close()
+    except ConnectorError as exc:
+        err.print(f"cannot subscribe {name}: {exc}")
+        raise typer.Exit(1) from None
+    typer.echo(f"subscribed {name}: subscription {subscription_id} -> {notification_url}, for {minutes} minutes")

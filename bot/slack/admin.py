@@ -133,13 +133,22 @@ class Admin:
             current, head = current_revision(engine), head_revision(engine)
             sources = retrieval_store.source_stats(session)
             report = audit.verify(session=session)
+            from workers import store as sync_store
+
+            ids = {s.name: s.id for s in sync_store.list_sources(session)}
+            last = sync_store.last_runs(session)
         lines = [f"*Database revision*: `{current or '(empty)'}`" + ("" if current == head else f" (code: `{head}`)")]
         lines.append("*Sources*")
         if not sources:
             lines.append("• none yet: ingest policies with `hrbot ingest` or `/hr-admin reindex`")
         for s in sources:
             when = _when(s.last_ingest) if s.last_ingest else "never"
-            lines.append(f"• `{safe_mrkdwn(s.name)}`: {s.documents} documents, {s.chunks} chunks, last ingest {when}")
+            line = f"• `{safe_mrkdwn(s.name)}`: {s.documents} documents, {s.chunks} chunks, last ingest {when}"
+            run = last.get(ids.get(s.name, -1))
+            if run is not None:
+                line += f"; last sync {_when(run.started_at)} {run.status}"
+                line += f" ({len(run.errors)} problem(s))" if run.errors else ""
+            lines.append(line)
         verdict = "OK" if not report.problems else f"{len(report.problems)} problem(s), run `hrbot audit verify`"
         lines.append(f"*Audit log*: {report.checked} entries; verify: {verdict}")
         return "\n".join(lines)

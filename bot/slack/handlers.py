@@ -231,8 +231,8 @@ def ask(deps: Deps, question: Question) -> Answer:
     with deps.sessions() as session:
         # a Slack user HR has no Slack id for is matched once by profile email; the engine then
         # identifies them by the stored id like everyone else
-        deps.identity.resolve(question.asker.user_id, session=session)
-        answer = deps.engine.answer(question, session=session)
+        person = deps.identity.resolve(question.asker.user_id, session=session)
+        answer = deps.engine.answer(question, session=session, asker_record=person)
         session.commit()
     log.info(
         "slack answer",

@@ -42,7 +42,6 @@ from hr.audit.records import (
 from retrieval.models import Chunk
 
 __all__ = [
-    "AUDIT_LOCK_ID",
     "AuditChainError",
     "AuditCitation",
     "AuditEntryNotFoundError",
@@ -65,7 +64,6 @@ __all__ = [
     "verify",
 ]
 
-AUDIT_LOCK_ID = 7_210_100
 HEAD_ID = 1
 _EXPORT_BATCH = 500
 
@@ -81,20 +79,22 @@ class AuditEntryNotFoundError(LookupError):
 
 
 def append(record: AuditRecord, *, session: Session) -> AuditEntryView:
-    """Append one row to the chain; the lock is held until the caller's transaction ends."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK_ID})
+    """Append one row to the chain. The head row's lock (``FOR UPDATE``) serialises appends and is
+    held until the caller's transaction ends, so the section other answers wait on is kept to two
+    statements: read the head (with the new id and time), then insert the row and move the head."""
     head = session.execute(
-        select(AuditHead.seq, AuditHead.row_hash).where(AuditHead.id == HEAD_ID).with_for_update()
+        text(
+            "SELECT h.seq, h.row_hash, nextval(pg_get_serial_sequence('audit_log', 'id')) AS id,"
+            " clock_timestamp() AS now FROM audit_head h WHERE h.id = :head FOR UPDATE"
+        ),
+        {"head": HEAD_ID},
     ).one_or_none()
     if head is None:
         raise AuditChainError("audit_head is missing: the audit chain cannot be continued")
-    entry_id, now = session.execute(
-        text("SELECT nextval(pg_get_serial_sequence('audit_log', 'id')), clock_timestamp()")
-    ).one()
     entry = AuditEntry(
-        id=entry_id,
+        id=head.id,
         seq=head.seq + 1,
-        created_at=now,
+        created_at=head.now,
         kind=record.kind,
         surface=record.surface,
         platform_user_id=record.platform_user_id,
@@ -110,14 +110,15 @@ def append(record: AuditRecord, *, session: Session) -> AuditEntryView:
         prev_hash=head.row_hash,
     )
     entry.row_hash = row_hash(entry)
-    session.add(entry)
+    table = AuditEntry.__table__
+    values = {c.name: getattr(entry, c.key) for c in table.columns if getattr(entry, c.key, None) is not None}
+    inserted = pg_insert(AuditEntry).values(**values).returning(AuditEntry.id).cte("inserted")
     session.execute(
         update(AuditHead)
-        .where(AuditHead.id == HEAD_ID)
-        .values(seq=entry.seq, row_hash=entry.row_hash, updated_at=now)
+        .where(AuditHead.id == HEAD_ID, select(inserted.c.id).exists())
+        .values(seq=entry.seq, row_hash=entry.row_hash, updated_at=head.now)
         .execution_options(synchronize_session=False)
     )
-    session.flush()
     return _view(entry, None)
 
 
