@@ -48,6 +48,7 @@ from bot.engine import Engine
 from bot.slack import handlers
 from bot.slack.app import build_app, make_server
 from bot.slack.render import FEEDBACK_BLOCK_ID, PRIVATE_NOTICE_TEXT
+from bot.slack.serve import reserve_port
 from connectors.filesystem import FilesystemConnector
 from hr.db import make_sessionmaker, shared_engine
 from hr.hrdata import store
@@ -196,7 +197,9 @@ def prepare_database(settings_kwargs: dict[str, Any]) -> tuple[str, list[str]]:
     return url, people
 
 
-def serve_bot(url: str, settings_kwargs: dict[str, Any], listener_workers: int, backlog: int, ports: Any) -> None:
+def serve_bot(
+    url: str, settings_kwargs: dict[str, Any], listener_workers: int, backlog: int, ports: Any, port: int = 0
+) -> None:
     """The bot as deployed: engine, Bolt app and HTTP server in one process of their own."""
     settings = Settings(database_url=url, **settings_kwargs)
     latencies = open(Path(settings_kwargs["data_dir"]) / "engine_ms.txt", "a")  # noqa: SIM115 (the process's life)
@@ -242,7 +245,7 @@ def serve_bot(url: str, settings_kwargs: dict[str, Any], listener_workers: int, 
         pool = ThreadPoolExecutor(max_workers=listener_workers)
         app._listener_runner.listener_executor = pool
         app._listener_runner.lazy_listener_runner.executor = pool  # type: ignore[attr-defined]
-    server = make_server(app, host="127.0.0.1", port=0)
+    server = make_server(app, host="127.0.0.1", port=port, reuse_port=bool(port))
     if backlog:  # make_server listens with socketserver's default backlog of 5
         server.socket.listen(backlog)
     ports.put(server.server_port)
@@ -269,6 +272,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--listener-workers", type=int, default=0, help="swap Bolt's 5-thread listener pool")
     parser.add_argument("--backlog", type=int, default=0, help="re-listen the bot's socket with this backlog")
+    parser.add_argument("--processes", type=int, default=1, help="bot processes sharing the port (SO_REUSEPORT)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
@@ -287,11 +291,22 @@ def main() -> None:
         base_settings["query_cache_size"] = 0
     url, people = prepare_database(base_settings)
     ports: multiprocessing.Queue[int] = multiprocessing.get_context("spawn").Queue()
-    bot = multiprocessing.get_context("spawn").Process(
-        target=serve_bot, args=(url, base_settings, args.listener_workers, args.backlog, ports), daemon=True
-    )
-    bot.start()  # its own process (and GIL): the senders and the fake Slack API do not compete with it
-    bot_url = f"http://127.0.0.1:{ports.get(timeout=300)}/slack/events"
+    holder = reserve_port("127.0.0.1", 0) if args.processes > 1 else None
+    shared_port = holder.getsockname()[1] if holder else 0
+    bots = [
+        multiprocessing.get_context("spawn").Process(
+            target=serve_bot,
+            args=(url, base_settings, args.listener_workers, args.backlog, ports, shared_port),
+            daemon=True,
+        )
+        for _ in range(args.processes)
+    ]
+    for bot in bots:
+        bot.start()  # own processes (and GILs): the senders and the fake Slack API do not compete with them
+    bot_port = [ports.get(timeout=300) for _ in bots][-1]  # every process is up
+    if holder:
+        holder.close()
+    bot_url = f"http://127.0.0.1:{bot_port}/slack/events"
 
     # one warm-up question through the whole path (first-use costs out of the figures)
     warm = make_events(1, people, rng)[0]
@@ -342,7 +357,7 @@ def main() -> None:
         t.start()
     gate.wait()
     wall_started = time.monotonic()
-    cpu_started = time.process_time(), cpu_seconds(bot.pid or 0)
+    cpu_started = time.process_time(), sum(cpu_seconds(b.pid or 0) for b in bots)
     for t in threads:
         t.join()
     sent_done = time.monotonic()
@@ -372,7 +387,8 @@ def main() -> None:
         time.sleep(0.05)
     answered_at = max((at for calls in tally().values() for at, _, _ in calls), default=sent_done)
     cpu_wall = time.monotonic() - wall_started
-    cpu_senders, cpu_bot = time.process_time() - cpu_started[0], cpu_seconds(bot.pid or 0) - cpu_started[1]
+    cpu_senders = time.process_time() - cpu_started[0]
+    cpu_bot = sum(cpu_seconds(b.pid or 0) for b in bots) - cpu_started[1]
     time.sleep(2.0)  # anything doubled arrives late
     replies = tally()
 
@@ -417,7 +433,7 @@ def main() -> None:
     print(
         f"  wall {answered_at - wall_started:.2f} s (all sent in {sent_done - wall_started:.2f} s); "
         f"{once / max(answered_at - wall_started, 1e-9):.1f} answers/s; "
-        f"CPU: bot process {cpu_bot:.1f} s ({100 * cpu_bot / max(cpu_wall, 1e-9):.0f}%), "
+        f"CPU: bot processes ({len(bots)}) {cpu_bot:.1f} s ({100 * cpu_bot / max(cpu_wall, 1e-9):.0f}%), "
         f"senders+fake Slack {cpu_senders:.1f} s ({100 * cpu_senders / max(cpu_wall, 1e-9):.0f}%), "
         f"{os.cpu_count()} cores"
     )
@@ -445,7 +461,8 @@ def main() -> None:
             f" ask() p50 {pct(asks, 50):.0f} / p95 {pct(asks, 95):.0f} ms;"
             f" render+post p50 {pct(posts, 50):.0f} / p95 {pct(posts, 95):.0f} ms"
         )
-    bot.terminate()
+    for bot in bots:
+        bot.terminate()
     ports.close()
     ports.join_thread()
     fake_server.shutdown()

@@ -14,6 +14,7 @@ class Base(DeclarativeBase):
 
 
 def load_all_models() -> type[Base]:
+    import bot.chatstate.models  # noqa: F401
     import hr.audit.models
     import hr.hrdata.models  # noqa: F401
     import retrieval.models  # noqa: F401

@@ -1,4 +1,5 @@
 """``hrbot serve slack``: the Slack bot over the Events API (HTTP) or Socket Mode (``--socket``);
+``hrbot serve teams``: the Microsoft Teams bot (Bot Connector activities on ``/api/messages``);
 ``hrbot serve webhooks``: the Confluence and Microsoft Graph change webhooks; ``hrbot serve
 graph-subscribe``: ask Graph to send a sharepoint source's changes to those webhooks."""
 
@@ -24,6 +25,9 @@ def slack(
     host: Annotated[str, typer.Option("--host", help="Address to listen on (HTTP).")] = "0.0.0.0",
     port: Annotated[int, typer.Option("--port", help="Port to listen on (HTTP).")] = 3000,
     path: Annotated[str, typer.Option("--path", help="Request URL path Slack posts to (HTTP).")] = "/slack/events",
+    processes: Annotated[
+        int, typer.Option("--processes", "-p", min=1, help="Serving processes on the port (HTTP); one per core.")
+    ] = 1,
 ) -> None:
     """Serve the Slack bot. Needs HRBOT_SLACK_BOT_TOKEN, and HRBOT_SLACK_SIGNING_SECRET (HTTP) or
     HRBOT_SLACK_APP_TOKEN (--socket)."""
@@ -47,6 +51,12 @@ def slack(
         err.print(f"set {' and '.join(missing)} first (needed for {how})")
         raise typer.Exit(2)
     _ = runtime.engine  # migrate before anything reads the schema
+    if processes > 1 and not socket:
+        from bot.slack.serve import serve_processes
+
+        runtime.engine.dispose()
+        serve_processes(runtime.settings, host=host, port=port, path=path, processes=processes)
+        return
     search = SearchService(runtime.settings, runtime.url)
     search.warm_up()
     engine = Engine(runtime.settings, search)
@@ -72,6 +82,46 @@ def slack(
         server.serve_forever()
     finally:
         server.server_close()
+
+
+@app.command("teams")
+def teams(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 3978,
+    path: Annotated[str, typer.Option("--path", help="Messaging endpoint path.")] = "/api/messages",
+) -> None:
+    """Serve the Microsoft Teams bot: the Bot Connector posts activities to PATH. Needs
+    HRBOT_TEAMS_APP_ID and HRBOT_TEAMS_APP_PASSWORD (the Azure Bot's app registration); incoming
+    tokens are validated unless HRBOT_TEAMS_AUTH_DISABLED=true (local tests against a fake connector)."""
+    from bot.engine import Engine
+    from bot.teams.app import TeamsConfigError, build_app, run
+    from retrieval.pipeline import SearchService
+
+    runtime = Runtime()
+    settings = runtime.settings
+    if not settings.teams_auth_disabled:
+        password = settings.teams_app_password.get_secret_value() if settings.teams_app_password else None
+        needed = (("HRBOT_TEAMS_APP_ID", settings.teams_app_id), ("HRBOT_TEAMS_APP_PASSWORD", password))
+        missing = [name for name, value in needed if not value]
+        if missing:
+            err.print(
+                f"set {' and '.join(missing)} first (or HRBOT_TEAMS_AUTH_DISABLED=true, only for local tests"
+                " against a fake connector)"
+            )
+            raise typer.Exit(2)
+    _ = runtime.engine  # migrate before anything reads the schema
+    search = SearchService(settings, runtime.url)
+    search.warm_up()
+    engine = Engine(settings, search)
+    try:
+        web_app = build_app(settings, engine, runtime.sessions, path=path)
+    except TeamsConfigError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
+    if settings.teams_auth_disabled:
+        err.print("[bold red]token validation is OFF[/] (HRBOT_TEAMS_AUTH_DISABLED=true): local tests only")
+    err.print(f"hrbot Teams bot listening on http://{host}:{port}{path}")
+    run(web_app, host=host, port=port)
 
 
 @app.command("webhooks")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,9 +22,10 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.chatstate.store import AnsweredThreads, SeenEvents, SharedRateLimiter
 from bot.engine import Engine
 from bot.slack import admin, handlers, home
-from bot.slack.handlers import Ack, Deps, RateLimiter, Respond, TTLSet
+from bot.slack.handlers import Ack, Deps, Respond, TTLSet
 from bot.slack.identity import SlackIdentity
 from bot.slack.render import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_TALK_TO_HR
 from hr.settings import Settings
@@ -31,7 +33,6 @@ from hr.settings import Settings
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-SEEN_EVENTS_TTL_S = 3600.0
 
 
 class SlackConfigError(ValueError):
@@ -64,16 +65,18 @@ def build_app(
         engine=engine,
         sessions=sessions,
         identity=SlackIdentity(client),
-        limiter=RateLimiter(settings.slack_rate_limit_per_minute),
+        limiter=SharedRateLimiter(sessions, "slack", settings.slack_rate_limit_per_minute),
+        threads=AnsweredThreads(sessions, "slack"),
     )
-    app.middleware(dedupe(TTLSet(SEEN_EVENTS_TTL_S)))
+    # shared through the database: any number of bot processes answer a retried event once
+    app.middleware(dedupe(SeenEvents(sessions, "slack")))
     register(app, deps)
     home.register(app, deps)
     admin.register(app, deps)
     return app
 
 
-def dedupe(seen: TTLSet) -> Callable[..., BoltResponse | None]:
+def dedupe(seen: SeenEvents | TTLSet) -> Callable[..., BoltResponse | None]:
     """Global middleware (runs after signature verification): an event whose ``event_id`` was
     already seen (a Slack retry, ``X-Slack-Retry-Num``) is acknowledged and dropped."""
 
@@ -115,9 +118,12 @@ def register(app: App, deps: Deps) -> None:
         handlers.on_talk_to_hr(ack, body, action, client, respond, deps)
 
 
-def make_server(app: App, *, host: str = "0.0.0.0", port: int = 3000, path: str = EVENTS_PATH) -> ThreadingHTTPServer:
+def make_server(
+    app: App, *, host: str = "0.0.0.0", port: int = 3000, path: str = EVENTS_PATH, reuse_port: bool = False
+) -> ThreadingHTTPServer:
     """A stdlib HTTP server handing POSTs on ``path`` to the Bolt app (one thread a request).
-    ``port=0`` picks a free port (``server.server_port``). Call ``serve_forever()`` to run it."""
+    ``port=0`` picks a free port (``server.server_port``). Call ``serve_forever()`` to run it.
+    ``reuse_port``: share the port with other processes (``bot.slack.serve``)."""
 
     class SlackRequestHandler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -148,8 +154,17 @@ def make_server(app: App, *, host: str = "0.0.0.0", port: int = 3000, path: str 
             self.end_headers()
             self.wfile.write(data)
 
-    server = _SlackHTTPServer((host, port), SlackRequestHandler)
+    server = _SlackHTTPServer((host, port), SlackRequestHandler, bind_and_activate=False)
     server.daemon_threads = True
+    try:
+        server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        server.server_bind()
+        server.server_activate()
+    except BaseException:
+        server.server_close()
+        raise
     return server
 
 

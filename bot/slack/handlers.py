@@ -108,6 +108,15 @@ class RateLimiter:
             return allowed
 
 
+class Allowance(Protocol):
+    def allow(self, user_id: str) -> bool: ...
+
+
+class ThreadMemory(Protocol):
+    def add(self, key: str) -> Any: ...
+    def __contains__(self, key: object) -> bool: ...
+
+
 @dataclass
 class Deps:
     """What every handler needs, built once by :func:`bot.slack.app.build_app`."""
@@ -116,8 +125,8 @@ class Deps:
     engine: Engine
     sessions: sessionmaker[Session]
     identity: SlackIdentity
-    limiter: RateLimiter
-    threads: TTLSet = field(default_factory=lambda: TTLSet(7 * 24 * 3600.0))
+    limiter: Allowance
+    threads: ThreadMemory = field(default_factory=lambda: TTLSet(7 * 24 * 3600.0))
 
 
 @dataclass(frozen=True)
