@@ -82,6 +82,33 @@ class Settings(BaseSettings):
     slack_hr_channel: str | None = Field(default=None, description='Channel id "Talk to HR" posts to.')
     slack_rate_limit_per_minute: int = Field(default=10, description="Questions one Slack user may ask a minute.")
 
+    teams_app_id: str | None = Field(
+        default=None, description="Microsoft App ID of the Teams bot (its Entra ID app registration, a GUID)."
+    )
+    teams_app_password: SecretStr | None = Field(
+        default=None, description="Client secret of that app registration: the bot's replies are sent with its token."
+    )
+    teams_tenant_id: str | None = Field(
+        default=None, description="Entra ID tenant of a single-tenant bot; unset: multi-tenant (botframework.com)."
+    )
+    teams_auth_disabled: bool = Field(
+        default=False,
+        description="Accept unsigned requests and reply without a token: local tests against a fake connector only.",
+    )
+    teams_openid_metadata_url: str = Field(
+        default="https://login.botframework.com/v1/.well-known/openidconfiguration",
+        description="OpenID metadata whose keys sign the Bot Connector's requests to the bot.",
+    )
+    teams_token_url: str | None = Field(
+        default=None,
+        description="OAuth token endpoint of the bot's replies; unset: login.microsoftonline.com for the tenant.",
+    )
+    teams_hr_conversation_id: str | None = Field(
+        default=None, description='Teams channel or chat (conversation id, 19:…) "Talk to HR" posts to.'
+    )
+    teams_rate_limit_per_minute: int = Field(default=10, description="Questions one Teams user may ask a minute.")
+    teams_answer_threads: int = Field(default=4, description="Threads of `hrbot serve teams` that answer questions.")
+
     redis_url: SecretStr | None = Field(
         default=None,
         description="Redis for the Celery workers, e.g. redis://localhost:6379/0; unset: syncs run in-process.",
@@ -91,7 +118,7 @@ class Settings(BaseSettings):
         default=300, description="An incremental sync also re-reads changes this long before the last good one."
     )
     celery_visibility_timeout: int = Field(
-        default=3600, description="Seconds before a task a killed worker held is handed to another worker."
+        default=900, description="Seconds before a task a killed worker held is handed to another worker."
     )
     beat_reload_seconds: int = Field(default=30, description="How often `hrbot beat` re-reads the sources' schedule.")
     webhook_secret: SecretStr | None = Field(

@@ -36,7 +36,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_url": url,
         "result_backend": url,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": settings.celery_visibility_timeout},
+        # A task held by a worker that died is handed out again once it is older than the
+        # visibility timeout; a worker looks for such tasks every minute (kombu's default sweep is
+        # every 100 s). A sync outliving the timeout is delivered twice: the per-source lock skips
+        # the copy.
+        "broker_transport_options": {
+            "visibility_timeout": settings.celery_visibility_timeout,
+            "unacked_restore_interval": 60,
+            "unacked_restore_throttle": 1,
+        },
         "result_backend_transport_options": {"visibility_timeout": settings.celery_visibility_timeout},
         "result_expires": 24 * 3600,
         "task_queues": (Queue(SYNC_QUEUE), Queue(CHAT_QUEUE)),  # type: ignore[no-untyped-call]

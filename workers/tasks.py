@@ -9,9 +9,11 @@ credentials or settings that are wrong are not (an admin has to act).
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from celery import Task
+from celery.signals import worker_ready
 
 from workers.celery_app import CHAT_QUEUE, SYNC_QUEUE, app
 
@@ -21,6 +23,21 @@ SYNC_SOURCE = "hrbot.sync_source"
 REPORT_TO_SLACK = "hrbot.report_to_slack"
 MAX_RETRIES = 5
 RETRY_BACKOFF_SECONDS = 30
+
+
+@worker_ready.connect
+def _warm_up(**_: Any) -> None:
+    """Load the embedding model in the background as the worker starts consuming."""
+
+    def warm() -> None:
+        from workers.runtime import get_runtime
+
+        try:
+            get_runtime().syncer.warm_up()
+        except Exception:
+            log.exception("could not warm up the embedding model")
+
+    threading.Thread(target=warm, name="hrbot-warm-up", daemon=True).start()
 
 
 @app.task(name=SYNC_SOURCE, bind=True, acks_late=True, max_retries=MAX_RETRIES, queue=SYNC_QUEUE)
@@ -50,7 +67,6 @@ def sync_source(
 def report_to_slack(self: Task, results: list[dict[str, Any]], notify: dict[str, Any]) -> None:
     """Update the admin's "reindex queued" message in Slack with how the syncs ended (a chord's callback)."""
     from bot.slack.reports import update_reindex_message
-
     from workers.runtime import get_runtime
 
     try:
