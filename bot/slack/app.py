@@ -20,6 +20,8 @@ from pydantic import SecretStr
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chatstate.store import AnsweredThreads, SeenEvents, SharedRateLimiter
@@ -28,9 +30,12 @@ from bot.slack import admin, handlers, home
 from bot.slack.handlers import Ack, Deps, Respond, TTLSet
 from bot.slack.identity import SlackIdentity
 from bot.slack.render import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_TALK_TO_HR
+from hr.db import make_sessionmaker
 from hr.settings import Settings
 
 log = logging.getLogger(__name__)
+
+LOCAL_SEEN_TTL_S = 3600.0
 
 EVENTS_PATH = "/slack/events"
 
@@ -60,23 +65,34 @@ def build_app(
         signing_secret=_required(settings.slack_signing_secret, "HRBOT_SLACK_SIGNING_SECRET"),
         process_before_response=False,
     )
+    # What several bot processes must agree on lives in PostgreSQL; losing the last of these
+    # writes in a crash costs at most a repeated answer, so they skip the WAL flush.
+    state = make_sessionmaker(_state_engine(sessions))
     deps = Deps(
         settings=settings,
         engine=engine,
         sessions=sessions,
         identity=SlackIdentity(client),
-        limiter=SharedRateLimiter(sessions, "slack", settings.slack_rate_limit_per_minute),
-        threads=AnsweredThreads(sessions, "slack"),
+        limiter=SharedRateLimiter(state, "slack", settings.slack_rate_limit_per_minute),
+        threads=AnsweredThreads(state, "slack"),
+        seen=SeenEvents(state, "slack"),
     )
-    # shared through the database: any number of bot processes answer a retried event once
-    app.middleware(dedupe(SeenEvents(sessions, "slack")))
+    # retries this process saw are dropped before the ack; the shared check runs after it
+    app.middleware(dedupe(TTLSet(LOCAL_SEEN_TTL_S)))
     register(app, deps)
     home.register(app, deps)
     admin.register(app, deps)
     return app
 
 
-def dedupe(seen: SeenEvents | TTLSet) -> Callable[..., BoltResponse | None]:
+def _state_engine(sessions: sessionmaker[Session]) -> SqlEngine:
+    bind = sessions.kw["bind"]
+    return create_engine(
+        bind.url, connect_args={"options": "-c synchronous_commit=off"}, pool_pre_ping=True, pool_size=5
+    )
+
+
+def dedupe(seen: TTLSet) -> Callable[..., BoltResponse | None]:
     """Global middleware (runs after signature verification): an event whose ``event_id`` was
     already seen (a Slack retry, ``X-Slack-Retry-Num``) is acknowledged and dropped."""
 
@@ -92,16 +108,28 @@ def dedupe(seen: SeenEvents | TTLSet) -> Callable[..., BoltResponse | None]:
     return middleware
 
 
+def first_delivery(body: dict[str, Any], deps: Deps) -> bool:
+    """After the ack, on the listener's thread: the first delivery of this ``event_id`` in any bot
+    process (a Slack retry of an event another process took is dropped here)."""
+    event_id = body.get("event_id")
+    if not isinstance(event_id, str) or deps.seen is None or deps.seen.add(event_id):
+        return True
+    log.info("dropped an event another process took", extra={"event_id": event_id})
+    return False
+
+
 def register(app: App, deps: Deps) -> None:
     """One listener per interaction type; each delegates to :mod:`bot.slack.handlers`."""
 
     @app.event("app_mention")
-    def mention(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        handlers.on_mention(event, client, context.bot_user_id, deps)
+    def mention(body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        if first_delivery(body, deps):
+            handlers.on_mention(event, client, context.bot_user_id, deps)
 
     @app.event("message")
-    def message(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        handlers.on_message(event, client, context.bot_user_id, deps)
+    def message(body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        if first_delivery(body, deps):
+            handlers.on_message(event, client, context.bot_user_id, deps)
 
     @app.command("/hr")
     def command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:

@@ -112,6 +112,10 @@ class Allowance(Protocol):
     def allow(self, user_id: str) -> bool: ...
 
 
+class EventLog(Protocol):
+    def add(self, event_id: str) -> bool: ...
+
+
 class ThreadMemory(Protocol):
     def add(self, key: str) -> Any: ...
     def __contains__(self, key: object) -> bool: ...
@@ -127,6 +131,7 @@ class Deps:
     identity: SlackIdentity
     limiter: Allowance
     threads: ThreadMemory = field(default_factory=lambda: TTLSet(7 * 24 * 3600.0))
+    seen: EventLog | None = None  # event ids delivered to any bot process (None: this process's dedupe only)
 
 
 @dataclass(frozen=True)
