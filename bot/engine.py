@@ -8,10 +8,13 @@ fixed HR lookups bound to the verified asker) and appends one hash-chained audit
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -42,6 +45,9 @@ REFUSAL_TEXT = (
 )
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
 class PolicyResult:
     composition: Composition
@@ -49,10 +55,35 @@ class PolicyResult:
     search_ms: float
 
 
+class GenerationCache(Generic[T]):
+    """A small LRU of results valid for one index generation; thread-safe."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(capacity, 0)
+        self._items: OrderedDict[Hashable, tuple[int, T]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, generation: int) -> T | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] != generation:
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: Hashable, generation: int, value: T) -> None:
+        with self._lock:
+            self._items[key] = (generation, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+
 class Engine:
     def __init__(self, settings: Settings, search: SearchService, *, today: Callable[[], date] = date.today) -> None:
         self.settings = settings
         self.search = search
+        self._policies: GenerationCache[PolicyResult] = GenerationCache(settings.answer_cache_size)
         self.today = today
 
     # --- the one entry point ---------------------------------------------------------------------
@@ -87,14 +118,35 @@ class Engine:
         sources: Sequence[str] | None = None,
     ) -> PolicyResult:
         """Hybrid search restricted to the audience (their country and entity, plus documents for
-        everyone), then extractive quoting; abstains below the calibrated confidence."""
+        everyone), then extractive quoting; abstains below the calibrated confidence. The same
+        question for the same audience is answered from a cache until the index changes."""
+        scope = sources if sources is not None else (self.settings.policy_sources or None)
+        key = (
+            " ".join(text.lower().split()),
+            (audience.country, audience.entity, audience.employment_type) if audience else None,
+            tuple(countries),
+            tuple(scope) if scope is not None else None,
+        )
+        if self._policies.capacity:
+            generation = self.search.generation()
+            cached = self._policies.get(key, generation)
+            if cached is not None:
+                return replace(cached, search_ms=0.0)
+        result = self._policy(text, audience, countries, scope)
+        if self._policies.capacity:
+            self._policies.put(key, generation, result)
+        return result
+
+    def _policy(
+        self, text: str, audience: Person | None, countries: Sequence[str], sources: Sequence[str] | None
+    ) -> PolicyResult:
         response = self.search.search(
             text,
             k=self.settings.answer_passages,
             countries=[audience.country] if audience else (list(countries) or None),
             entities=[audience.entity] if audience and audience.entity else None,
             employment_types=[audience.employment_type] if audience and audience.employment_type else None,
-            sources=list(sources) if sources is not None else (self.settings.policy_sources or None),
+            sources=list(sources) if sources is not None else None,
         )
         composition = compose(
             text,

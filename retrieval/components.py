@@ -15,7 +15,7 @@ from haystack import Document, component, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
 from sqlalchemy import Engine
 
-from hr.db import shared_engine
+from hr.db import hot_path_engine
 from retrieval import search_store as sql
 from retrieval.embedding import QueryVector
 from retrieval.query import Glossary, Speller, analyze, dictionary_words, merge_countries
@@ -34,7 +34,7 @@ class _DatabaseComponent:
             url = self.database_url.resolve_value()
             if not url:
                 raise ValueError("the database URL secret resolved to nothing")
-            self._engine = shared_engine(str(url))
+            self._engine = hot_path_engine(str(url))
 
     @property
     def engine(self) -> Engine:

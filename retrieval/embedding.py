@@ -51,10 +51,18 @@ class QueryVector(Sequence[float]):
     per element: a plain 384-float list cost about 15 ms per search. This is copied as itself.
     """
 
-    __slots__ = ("values",)
+    __slots__ = ("_literal", "values")
 
     def __init__(self, values: Iterable[float]) -> None:
         self.values: tuple[float, ...] = tuple(float(v) for v in values)
+        self._literal: str | None = None
+
+    @property
+    def literal(self) -> str:
+        """The pgvector text form, built once (a cached query vector is searched many times)."""
+        if self._literal is None:
+            self._literal = "[" + ",".join(f"{x:.7g}" for x in self.values) + "]"
+        return self._literal
 
     def __deepcopy__(self, memo: dict[int, Any]) -> QueryVector:
         return self

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -161,3 +162,14 @@ class SearchTerm(Base):
     term: Mapped[str] = mapped_column(Text, primary_key=True)
     kind: Mapped[str] = mapped_column(String(1), primary_key=True, doc="w: a word as typed, l: a lexeme")
     ndoc: Mapped[int] = mapped_column(Integer)
+
+
+class SearchGeneration(Base):
+    """One row: bumped with every change to the current chunks (``store.refresh_search_terms``), in
+    the same transaction, so a cache keyed by it never serves an answer from an older index."""
+
+    __tablename__ = "search_generation"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -194,4 +194,7 @@ def idf(ndoc: int, total: int) -> float:
 
 
 def _vector_literal(embedding: Sequence[float]) -> str:
+    literal = getattr(embedding, "literal", None)  # a QueryVector keeps its own
+    if isinstance(literal, str):
+        return literal
     return "[" + ",".join(f"{x:.7g}" for x in embedding) + "]"

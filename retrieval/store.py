@@ -145,6 +145,16 @@ def write_version(
     return version.id
 
 
+def bump_generation(session: Session) -> None:
+    """Mark, in the caller's transaction, that what search sees has changed (answer caches drop)."""
+    session.execute(text("UPDATE search_generation SET generation = generation + 1, changed_at = now() WHERE id = 1"))
+
+
+def search_generation(conn: Connection) -> int:
+    row = conn.exec_driver_sql("SELECT generation FROM search_generation WHERE id = 1").first()
+    return int(row[0]) if row else 0
+
+
 def _switch_current(session: Session, document: Document, version_id: int, origin: str) -> None:
     session.execute(
         update(Chunk)
@@ -157,12 +167,14 @@ def _switch_current(session: Session, document: Document, version_id: int, origi
     document.origin = origin
     document.updated_at = datetime.now(UTC)
     session.flush()
+    bump_generation(session)
 
 
 def remove_documents(session: Session, document_ids: Sequence[int]) -> int:
     """Take documents out of search; their versions and chunks stay readable for the audit trail."""
     if not document_ids:
         return 0
+    bump_generation(session)
     session.execute(update(Chunk).where(Chunk.document_id.in_(document_ids)).values(is_current=False))
     result = session.execute(
         update(Document)
@@ -179,6 +191,7 @@ def refresh_search_terms(session: Session) -> int:
     """Rebuild the word list of current chunks (typo correction and term weights) and the planner's
     statistics of the chunks. Two syncs finishing at once take turns (the rebuild is not additive)."""
     session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": SEARCH_TERMS_LOCK_ID})
+    bump_generation(session)  # term weights change what keyword search ranks
     session.execute(delete(SearchTerm))
     session.execute(
         text(

@@ -14,6 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 600.0
+_REFILLED = "least(%(cap)s, a.tokens + extract(epoch FROM clock_timestamp() - a.updated_at) * %(rate)s)"
+ALLOW_SQL = (
+    "INSERT INTO chat_allowances AS a (platform, user_id, tokens, updated_at) "
+    "VALUES (%(p)s, %(u)s, %(cap)s - 1, clock_timestamp()) "
+    f"ON CONFLICT (platform, user_id) DO UPDATE SET tokens = {_REFILLED} - 1, "
+    f"updated_at = clock_timestamp() WHERE {_REFILLED} >= 1 RETURNING a.tokens"
+)
 
 
 def _pruner(sessions: sessionmaker[Session], statement: str, every_s: float) -> Callable[[], None]:
@@ -77,12 +84,10 @@ class AnsweredThreads:
         """Remember the thread ``channel:thread`` (and the question that opened it, kept once)."""
         channel, _, thread = key.partition(":")
         with self.sessions() as session:
-            session.execute(
-                text(
-                    "INSERT INTO chat_threads (platform, channel, thread, question) VALUES (:p, :c, :t, :q) "
-                    "ON CONFLICT (platform, channel, thread) DO UPDATE SET created_at = now(), "
-                    "question = coalesce(chat_threads.question, excluded.question)"
-                ),
+            session.connection().exec_driver_sql(
+                "INSERT INTO chat_threads (platform, channel, thread, question) VALUES (%(p)s, %(c)s, %(t)s, %(q)s) "
+                "ON CONFLICT (platform, channel, thread) DO UPDATE SET created_at = now(), "
+                "question = coalesce(chat_threads.question, excluded.question)",
                 {"p": self.platform, "c": channel, "t": thread, "q": question},
             )
             session.commit()
@@ -126,16 +131,13 @@ class SharedRateLimiter:
         self.refill_per_s = self.capacity / 60.0
 
     def allow(self, user_id: str) -> bool:
-        refilled = "least(:cap, a.tokens + extract(epoch FROM clock_timestamp() - a.updated_at) * :rate)"
         with self.sessions() as session:
-            row = session.execute(
-                text(
-                    "INSERT INTO chat_allowances AS a (platform, user_id, tokens, updated_at) "
-                    "VALUES (:p, :u, :cap - 1, clock_timestamp()) "
-                    f"ON CONFLICT (platform, user_id) DO UPDATE SET tokens = {refilled} - 1, "
-                    f"updated_at = clock_timestamp() WHERE {refilled} >= 1 RETURNING a.tokens"
-                ),
-                {"p": self.platform, "u": user_id, "cap": self.capacity, "rate": self.refill_per_s},
-            ).first()
+            row = (
+                session.connection()
+                .exec_driver_sql(
+                    ALLOW_SQL, {"p": self.platform, "u": user_id, "cap": self.capacity, "rate": self.refill_per_s}
+                )
+                .first()
+            )
             session.commit()
         return row is not None

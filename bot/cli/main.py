@@ -17,6 +17,7 @@ from bot.cli import (
     search_commands,
     serve_commands,
     sources_commands,
+    teams_commands,
     worker_commands,
 )
 
@@ -32,6 +33,7 @@ app.add_typer(audit_commands.app, name="audit")
 app.add_typer(people_commands.app, name="people")
 app.add_typer(serve_commands.app, name="serve")
 app.add_typer(sources_commands.app, name="sources")
+app.add_typer(teams_commands.app, name="teams")
 app.command("ingest")(search_commands.ingest)
 app.command("search")(search_commands.search)
 app.command("eval")(search_commands.evaluate_command)

@@ -13,6 +13,7 @@ import json
 import logging
 import socket
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -64,6 +65,8 @@ def build_app(
         client=client,
         signing_secret=_required(settings.slack_signing_secret, "HRBOT_SLACK_SIGNING_SECRET"),
         process_before_response=False,
+        # answering is CPU-bound Python: a few threads, not one a request (GIL contention costs ~25%)
+        listener_executor=ThreadPoolExecutor(max_workers=settings.slack_answer_threads, thread_name_prefix="answer"),
     )
     # What several bot processes must agree on lives in PostgreSQL; losing the last of these
     # writes in a crash costs at most a repeated answer, so they skip the WAL flush.
@@ -76,6 +79,8 @@ def build_app(
         limiter=SharedRateLimiter(state, "slack", settings.slack_rate_limit_per_minute),
         threads=AnsweredThreads(state, "slack"),
         seen=SeenEvents(state, "slack"),
+        # posting waits on Slack's network: its own, larger pool
+        poster=ThreadPoolExecutor(max_workers=settings.slack_post_threads, thread_name_prefix="post"),
     )
     # retries this process saw are dropped before the ack; the shared check runs after it
     app.middleware(dedupe(TTLSet(LOCAL_SEEN_TTL_S)))
@@ -88,7 +93,11 @@ def build_app(
 def _state_engine(sessions: sessionmaker[Session]) -> SqlEngine:
     bind = sessions.kw["bind"]
     return create_engine(
-        bind.url, connect_args={"options": "-c synchronous_commit=off"}, pool_pre_ping=True, pool_size=5
+        bind.url,
+        connect_args={"options": "-c synchronous_commit=off"},
+        pool_pre_ping=False,
+        pool_recycle=300,
+        pool_size=10,
     )
 
 
@@ -197,9 +206,26 @@ def make_server(
 
 
 class _SlackHTTPServer(ThreadingHTTPServer):
+    """Requests are handled by a fixed pool of threads, not a thread each: a burst of 50
+    connections then costs 8 threads contending for the GIL, not 50 (the ack is a few ms of work,
+    and the connections wait in the listen backlog meanwhile)."""
+
     # socketserver's default listen backlog is 5: a burst of Slack deliveries got connection resets
     # (and Slack's retry a second later); measured with benchmarks/slack_load.py
     request_queue_size = 128
+    request_threads = 8
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is None:
+            pool = self._pool = ThreadPoolExecutor(max_workers=self.request_threads, thread_name_prefix="http")
+        pool.submit(self.process_request_thread, request, client_address)
+
+    def server_close(self) -> None:
+        super().server_close()
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _required(secret: SecretStr | None, name: str) -> str:

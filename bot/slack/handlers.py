@@ -14,6 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -112,6 +113,13 @@ class Allowance(Protocol):
     def allow(self, user_id: str) -> bool: ...
 
 
+def _logged(fn: Callable[..., None], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("posting failed")
+
+
 class EventLog(Protocol):
     def add(self, event_id: str) -> bool: ...
 
@@ -132,6 +140,13 @@ class Deps:
     limiter: Allowance
     threads: ThreadMemory = field(default_factory=lambda: TTLSet(7 * 24 * 3600.0))
     seen: EventLog | None = None  # event ids delivered to any bot process (None: this process's dedupe only)
+    poster: Executor | None = None  # posts replies (None: on the answering thread)
+
+    def post(self, fn: Callable[..., None], /, *args: Any) -> None:
+        if self.poster is None:
+            fn(*args)
+        else:
+            self.poster.submit(_logged, fn, *args)
 
 
 @dataclass(frozen=True)
@@ -225,19 +240,34 @@ def answer_and_reply(client: WebClient, deps: Deps, text: str, where: Where) -> 
     blocks = render_answer(answer, audit_id=answer.audit_id)
     # before the reply goes out: a follow-up can arrive as soon as the asker sees it
     deps.threads.add(thread_key(where.channel, where.thread))
-    if answer.personal and not where.private:
-        for chunk in split_blocks(blocks):
-            client.chat_postEphemeral(
-                channel=where.channel, user=where.user, thread_ts=where.thread, text=fallback_text(answer), blocks=chunk
-            )
-        client.chat_postMessage(
-            channel=where.channel, thread_ts=where.thread, text=PRIVATE_NOTICE_TEXT, blocks=render_private_notice()
-        )
-    else:
-        for chunk in split_blocks(blocks):
+    deps.post(_deliver, client, answer, blocks, where)
+
+
+def _deliver(client: WebClient, answer: Answer, blocks: list[dict[str, Any]], where: Where) -> None:
+    """Post an answer (on the posting pool: network waits do not hold an answering thread)."""
+    try:
+        if answer.personal and not where.private:
+            for chunk in split_blocks(blocks):
+                client.chat_postEphemeral(
+                    channel=where.channel,
+                    user=where.user,
+                    thread_ts=where.thread,
+                    text=fallback_text(answer),
+                    blocks=chunk,
+                )
             client.chat_postMessage(
-                channel=where.channel, thread_ts=where.thread, text=fallback_text(answer), blocks=chunk
+                channel=where.channel, thread_ts=where.thread, text=PRIVATE_NOTICE_TEXT, blocks=render_private_notice()
             )
+        else:
+            for chunk in split_blocks(blocks):
+                client.chat_postMessage(
+                    channel=where.channel, thread_ts=where.thread, text=fallback_text(answer), blocks=chunk
+                )
+    except SlackApiError as exc:
+        log.warning(
+            "posting an answer failed",
+            extra={"channel": where.channel, "audit_id": answer.audit_id, "error": _error(exc)},
+        )
 
 
 def ask(deps: Deps, question: Question) -> Answer:

@@ -14,11 +14,12 @@ catch a full rewrite as well.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -65,6 +66,15 @@ __all__ = [
 ]
 
 HEAD_ID = 1
+APPEND_SQL = (
+    "WITH inserted AS (INSERT INTO audit_log (id, seq, created_at, kind, surface, platform_user_id, employee_id,"
+    " employee_email, channel, thread, question, answer_text, citations, lookups, latency_ms, prev_hash, row_hash)"
+    " VALUES (%(id)s, %(seq)s, %(created_at)s, %(kind)s, %(surface)s, %(platform_user_id)s, %(employee_id)s,"
+    " %(employee_email)s, %(channel)s, %(thread)s, %(question)s, %(answer_text)s, %(citations)s::jsonb,"
+    " %(lookups)s::jsonb, %(latency_ms)s, %(prev_hash)s, %(row_hash)s) RETURNING id)"
+    " UPDATE audit_head SET seq = %(seq)s, row_hash = %(row_hash)s, updated_at = %(created_at)s"
+    " WHERE id = %(head)s AND EXISTS (SELECT 1 FROM inserted)"
+)
 _EXPORT_BATCH = 500
 
 
@@ -110,14 +120,29 @@ def append(record: AuditRecord, *, session: Session) -> AuditEntryView:
         prev_hash=head.row_hash,
     )
     entry.row_hash = row_hash(entry)
-    table = AuditEntry.__table__
-    values = {c.name: getattr(entry, c.key) for c in table.columns if getattr(entry, c.key, None) is not None}
-    inserted = pg_insert(AuditEntry).values(**values).returning(AuditEntry.id).cte("inserted")
-    session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == HEAD_ID, select(inserted.c.id).exists())
-        .values(seq=entry.seq, row_hash=entry.row_hash, updated_at=head.now)
-        .execution_options(synchronize_session=False)
+    # one driver-level statement (no ORM compile per answer): insert the row, move the head
+    session.connection().exec_driver_sql(
+        APPEND_SQL,
+        {
+            "id": entry.id,
+            "seq": entry.seq,
+            "created_at": entry.created_at,
+            "kind": entry.kind,
+            "surface": entry.surface,
+            "platform_user_id": entry.platform_user_id,
+            "employee_id": entry.employee_id,
+            "employee_email": entry.employee_email,
+            "channel": entry.channel,
+            "thread": entry.thread,
+            "question": entry.question,
+            "answer_text": entry.answer_text,
+            "citations": json.dumps(entry.citations),
+            "lookups": json.dumps(entry.lookups),
+            "latency_ms": entry.latency_ms,
+            "prev_hash": entry.prev_hash,
+            "row_hash": entry.row_hash,
+            "head": HEAD_ID,
+        },
     )
     return _view(entry, None)
 
