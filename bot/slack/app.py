@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chatstate.store import AnsweredThreads, SeenEvents, SharedRateLimiter
 from bot.engine import Engine
+from bot.ratelimit import TTLSet
 from bot.slack import admin, handlers, home
-from bot.slack.handlers import Ack, Deps, Respond, TTLSet
+from bot.slack.handlers import Ack, Deps, Respond
 from bot.slack.identity import SlackIdentity
 from bot.slack.render import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_TALK_TO_HR
 from hr.db import make_sessionmaker

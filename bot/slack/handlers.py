@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -22,8 +19,20 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.conversation import (
+    ERROR_TEXT,
+    NOT_YOURS_TEXT,
+    THANKS_TEXT,
+    answer_question,
+    delivery,
+    is_follow_up,
+    parse_audit_id,
+    rate,
+)
+from bot.conversation import with_parent as read_with_parent
 from bot.engine import Engine
 from bot.question import Answer, Asker, Question
+from bot.ratelimit import RATE_LIMITED_TEXT, TTLSet
 from bot.slack.identity import SlackIdentity
 from bot.slack.render import (
     PRIVATE_NOTICE_TEXT,
@@ -39,10 +48,6 @@ from hr.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FOLLOW_UP_MAX_WORDS = 8
-RATE_LIMITED_TEXT = "You're asking faster than I can keep up. Please wait a minute and ask again."
-ERROR_TEXT = "Sorry, something went wrong while answering. Please try again, or ask HR directly."
-THANKS_TEXT = "Thanks for the feedback!"
 HR_NOTIFIED_TEXT = "HR has been notified; they'll reply in this thread or DM you."
 
 
@@ -52,61 +57,6 @@ class Respond(Protocol):
 
 class Ack(Protocol):
     def __call__(self, **kwargs: Any) -> Any: ...
-
-
-class TTLSet:
-    """Keys remembered for ``ttl`` seconds (at most ``max_size`` of them); thread-safe."""
-
-    def __init__(self, ttl: float, *, max_size: int = 50_000, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self.max_size = max_size
-        self.clock = clock
-        self._items: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def add(self, key: str) -> bool:
-        """Remember ``key``; ``True`` when it was not remembered already."""
-        now = self.clock()
-        with self._lock:
-            self._expire(now)
-            if key in self._items:
-                return False
-            self._items[key] = now + self.ttl
-            while len(self._items) > self.max_size:
-                self._items.popitem(last=False)
-            return True
-
-    def __contains__(self, key: object) -> bool:
-        with self._lock:
-            self._expire(self.clock())
-            return key in self._items
-
-    def _expire(self, now: float) -> None:
-        while self._items:
-            key, expires = next(iter(self._items.items()))
-            if expires > now:
-                break
-            del self._items[key]
-
-
-class RateLimiter:
-    """A token bucket per user: ``per_minute`` questions, refilled continuously."""
-
-    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.capacity = float(max(per_minute, 1))
-        self.refill_per_s = self.capacity / 60.0
-        self.clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = self.clock()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.refill_per_s)
-            allowed = tokens >= 1.0
-            self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
-            return allowed
 
 
 class Allowance(Protocol):
@@ -209,7 +159,7 @@ def on_message(event: dict[str, Any], client: WebClient, bot_user_id: str | None
 
 def with_parent(client: WebClient, where: Where, text: str, bot_user_id: str | None) -> str:
     """A short follow-up ("and in Germany?") read with the thread's first question in front of it."""
-    if len(text.split()) >= FOLLOW_UP_MAX_WORDS:
+    if not is_follow_up(text):
         return text
     try:
         replies = client.conversations_replies(channel=where.channel, ts=where.thread, limit=1)
@@ -220,8 +170,7 @@ def with_parent(client: WebClient, where: Where, text: str, bot_user_id: str | N
     parent = messages[0] if messages else {}
     if from_bot(parent, bot_user_id):
         return text
-    question = strip_mentions(str(parent.get("text", "")), bot_user_id)
-    return f"{question} {text}".strip() if question and question != text else text
+    return read_with_parent(text, strip_mentions(str(parent.get("text", "")), bot_user_id))
 
 
 def answer_and_reply(client: WebClient, deps: Deps, text: str, where: Where) -> None:
@@ -246,7 +195,7 @@ def answer_and_reply(client: WebClient, deps: Deps, text: str, where: Where) -> 
 def _deliver(client: WebClient, answer: Answer, blocks: list[dict[str, Any]], where: Where) -> None:
     """Post an answer (on the posting pool: network waits do not hold an answering thread)."""
     try:
-        if answer.personal and not where.private:
+        if delivery(answer, private_surface=where.private) == "privately":
             for chunk in split_blocks(blocks):
                 client.chat_postEphemeral(
                     channel=where.channel,
@@ -271,13 +220,12 @@ def _deliver(client: WebClient, answer: Answer, blocks: list[dict[str, Any]], wh
 
 
 def ask(deps: Deps, question: Question) -> Answer:
-    """One unit of work: the engine answers (and audits) inside a session committed here."""
-    with deps.sessions() as session:
-        # a Slack user HR has no Slack id for is matched once by profile email; the engine then
-        # identifies them by the stored id like everyone else
-        person = deps.identity.resolve(question.asker.user_id, session=session)
-        answer = deps.engine.answer(question, session=session, asker_record=person)
-        session.commit()
+    """One unit of work: a Slack user HR has no Slack id for is matched once by profile email; the
+    engine then answers (and audits) in a session committed by the shared helper."""
+    user = question.asker.user_id
+    answer = answer_question(
+        deps.engine, deps.sessions, question, resolve=lambda session: deps.identity.resolve(user, session=session)
+    )
     log.info(
         "slack answer",
         extra={"kind": answer.kind, "audit_id": answer.audit_id, "latency_ms": answer.latency_ms},
@@ -330,16 +278,13 @@ def on_feedback(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond:
     ack()
     value: FeedbackValue = "up" if action.get("action_id") == "feedback_up" else "down"
     user = body.get("user", {}).get("id", "")
-    audit_id = _audit_id(action)
+    audit_id = parse_audit_id(action.get("value"))
     if audit_id is None:
         return
-    with deps.sessions() as session:
-        entry = audit.get(audit_id, session=session)
-        if entry is None or entry.platform_user_id != user:
-            respond(response_type="ephemeral", replace_original=False, text="Only the person who asked can rate it.")
-            return
-        audit.record_feedback(audit_id, value, session=session)
-        session.commit()
+    outcome, _ = rate(deps.sessions, audit_id, value, user_id=user)
+    if outcome != "recorded":
+        respond(response_type="ephemeral", replace_original=False, text=NOT_YOURS_TEXT)
+        return
     log.info("slack feedback", extra={"audit_id": audit_id, "value": value})
     respond(response_type="ephemeral", replace_original=False, text=THANKS_TEXT)
 
@@ -350,7 +295,7 @@ def on_talk_to_hr(
     """ "Talk to HR": a note in the HR channel pointing at the conversation (never the figures)."""
     ack()
     user = body.get("user", {}).get("id", "")
-    audit_id = _audit_id(action)
+    audit_id = parse_audit_id(action.get("value"))
     hr_channel = deps.settings.slack_hr_channel
     if not hr_channel:
         respond(response_type="ephemeral", replace_original=False, text=f"Please contact {deps.settings.hr_contact}.")
@@ -382,11 +327,6 @@ def _permalink(client: WebClient, channel: str, ts: str | None) -> str | None:
         log.warning("chat.getPermalink failed", extra={"channel": channel, "error": _error(exc)})
         return None
     return str(link) if link else None
-
-
-def _audit_id(action: dict[str, Any]) -> int | None:
-    value = str(action.get("value", ""))
-    return int(value) if value.isdigit() else None
 
 
 def _error(exc: SlackApiError) -> str:

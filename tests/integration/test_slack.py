@@ -22,8 +22,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
 from bot.engine import Engine
+from bot.ratelimit import RATE_LIMITED_TEXT, RateLimiter, TTLSet
 from bot.slack.app import build_app, make_server
-from bot.slack.handlers import RATE_LIMITED_TEXT, RateLimiter, TTLSet, strip_mentions
+from bot.slack.handlers import strip_mentions
 from bot.slack.render import PRIVATE_NOTICE_TEXT
 from hr.audit import service as audit
 from hr.db import make_sessionmaker, shared_engine

@@ -285,8 +285,9 @@ def test_unknown_subcommand_shows_usage(bot_url: str, slack: FakeSlack) -> None:
 def test_usergroup_members_are_admins(settings: Settings, slack: FakeSlack) -> None:
     from slack_sdk import WebClient
 
+    from bot.ratelimit import RateLimiter
     from bot.slack.admin import Admin
-    from bot.slack.handlers import Deps, RateLimiter
+    from bot.slack.handlers import Deps
     from bot.slack.identity import SlackIdentity
 
     client = WebClient(token=slack.token, base_url=slack.api_url)
