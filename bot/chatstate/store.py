@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,19 @@ ALLOW_SQL = (
     f"ON CONFLICT (platform, user_id) DO UPDATE SET tokens = {_REFILLED} - 1, "
     f"updated_at = clock_timestamp() WHERE {_REFILLED} >= 1 RETURNING a.tokens"
 )
+
+
+def state_engine(sessions: sessionmaker[Session]) -> Engine:
+    """An engine for the chat state on the sessions' database: losing the last of these writes in a
+    crash costs at most a repeated answer, so they skip the WAL flush; no ping per checkout."""
+    bind = sessions.kw["bind"]
+    return create_engine(
+        bind.url,
+        connect_args={"options": "-c synchronous_commit=off"},
+        pool_pre_ping=False,
+        pool_recycle=300,
+        pool_size=10,
+    )
 
 
 def _pruner(sessions: sessionmaker[Session], statement: str, every_s: float) -> Callable[[], None]:

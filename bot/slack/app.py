@@ -21,11 +21,9 @@ from pydantic import SecretStr
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chatstate.store import AnsweredThreads, SeenEvents, SharedRateLimiter
+from bot.chatstate.store import AnsweredThreads, SeenEvents, SharedRateLimiter, state_engine
 from bot.engine import Engine
 from bot.ratelimit import TTLSet
 from bot.slack import admin, handlers, home
@@ -71,7 +69,7 @@ def build_app(
     )
     # What several bot processes must agree on lives in PostgreSQL; losing the last of these
     # writes in a crash costs at most a repeated answer, so they skip the WAL flush.
-    state = make_sessionmaker(_state_engine(sessions))
+    state = make_sessionmaker(state_engine(sessions))
     deps = Deps(
         settings=settings,
         engine=engine,
@@ -89,17 +87,6 @@ def build_app(
     home.register(app, deps)
     admin.register(app, deps)
     return app
-
-
-def _state_engine(sessions: sessionmaker[Session]) -> SqlEngine:
-    bind = sessions.kw["bind"]
-    return create_engine(
-        bind.url,
-        connect_args={"options": "-c synchronous_commit=off"},
-        pool_pre_ping=False,
-        pool_recycle=300,
-        pool_size=10,
-    )
 
 
 def dedupe(seen: TTLSet) -> Callable[..., BoltResponse | None]:

@@ -20,13 +20,14 @@ from aiohttp import web
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.chatstate.store import AnsweredThreads, SeenEvents, SharedRateLimiter, state_engine
 from bot.engine import Engine
-from bot.ratelimit import RateLimiter
 from bot.teams.auth import TokenValidator, auth_middleware
 from bot.teams.clients import BotClientFactory
 from bot.teams.credentials import BotConnections, ClientCredentials, token_url
 from bot.teams.handlers import Deps, TeamsBot, on_turn_error
 from bot.teams.identity import TeamsIdentity
+from hr.db import make_sessionmaker
 from hr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,16 @@ def build_app(
     adapter = CloudAdapter(channel_service_client_factory=clients)
     adapter.on_turn_error = on_turn_error
     executor = ThreadPoolExecutor(max_workers=max(settings.teams_answer_threads, 1), thread_name_prefix="teams-answer")
+    state = make_sessionmaker(state_engine(sessions))  # shared by every bot process, through PostgreSQL
     deps = Deps(
         settings=settings,
         engine=engine,
         sessions=sessions,
         identity=TeamsIdentity(),
-        limiter=RateLimiter(settings.teams_rate_limit_per_minute),
+        limiter=SharedRateLimiter(state, "teams", settings.teams_rate_limit_per_minute),
         executor=executor,
+        seen=SeenEvents(state, "teams"),
+        threads=AnsweredThreads(state, "teams"),
     )
     bot = TeamsBot(deps, adapter)
 

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from microsoft_agents.activity import (
     Activity,
@@ -47,7 +47,7 @@ from bot.conversation import (
 )
 from bot.engine import Engine
 from bot.question import Answer, Asker, Question
-from bot.ratelimit import RATE_LIMITED_TEXT, RateLimiter, ThreadMemory, TTLSet
+from bot.ratelimit import RATE_LIMITED_TEXT, ThreadMemory, TTLSet
 from bot.teams import messages
 from bot.teams.cards import VERB_FEEDBACK, VERB_TALK_TO_HR, answer_card, summary, welcome_card
 from bot.teams.identity import FetchAddresses, TeamsIdentity, member_addresses
@@ -61,6 +61,19 @@ GONE_TEXT = "I can't find that answer any more."
 T = TypeVar("T")
 
 
+class Allowance(Protocol):
+    def allow(self, user_id: str) -> bool: ...
+
+
+class EventLog(Protocol):
+    def add(self, key: str) -> bool: ...
+
+
+class Threads(Protocol):
+    def add(self, key: str, question: str | None = None) -> None: ...
+    def question(self, key: str) -> str | None: ...
+
+
 @dataclass
 class Deps:
     """What every handler needs, built once by :func:`bot.teams.app.build_app`."""
@@ -69,10 +82,11 @@ class Deps:
     engine: Engine
     sessions: sessionmaker[Session]
     identity: TeamsIdentity
-    limiter: RateLimiter
+    limiter: Allowance
     executor: ThreadPoolExecutor
-    seen: TTLSet = field(default_factory=lambda: TTLSet(3600.0))
-    threads: ThreadMemory = field(default_factory=lambda: ThreadMemory(7 * 24 * 3600.0))
+    # in memory by default; build_app shares them between processes through PostgreSQL
+    seen: EventLog = field(default_factory=lambda: TTLSet(3600.0))
+    threads: Threads = field(default_factory=lambda: ThreadMemory(7 * 24 * 3600.0))
 
 
 class TeamsBot(ActivityHandler):
@@ -95,7 +109,7 @@ class TeamsBot(ActivityHandler):
         text = messages.question_text(activity)
         if not text:
             return
-        if not self.deps.seen.add(messages.delivery_key(activity)):
+        if not await self._run(self.deps.seen.add, messages.delivery_key(activity)):
             log.info("dropped a repeated activity", extra={"activity_id": activity.id})
             return
         claims = context.identity or ClaimsIdentity()
@@ -114,13 +128,13 @@ class TeamsBot(ActivityHandler):
         """Answer ``text`` (the message without the bot's mention) as a reply to ``context.activity``."""
         deps = self.deps
         where = Where.of(context.activity)
-        if not deps.limiter.allow(where.user):
+        if not await self._run(deps.limiter.allow, where.user):
             await context.send_activity(RATE_LIMITED_TEXT)
             return
         if where.thread and where.root:
-            deps.threads.add(where.thread_key, text)
+            await self._run(deps.threads.add, where.thread_key, text)
         elif where.thread:
-            text = with_parent(text, deps.threads.question(where.thread_key))
+            text = with_parent(text, await self._run(deps.threads.question, where.thread_key))
         question = Question(
             text, Asker("teams", where.user), channel=where.conversation, thread=where.thread, private=where.private
         )
