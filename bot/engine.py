@@ -14,13 +14,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
 from bot import personal
+from bot.answering.budget import context_sentences
 from bot.answering.extractive import compose, query_terms
-from bot.answering.models import Composition
+from bot.answering.llm import LLMGenerator
+from bot.answering.models import Citation, Composition
 from bot.intent import Intent, classify
 from bot.question import Answer, AnswerKind, Asker, CitedSource, Question
 from hr.audit import service as audit
@@ -53,6 +55,15 @@ class PolicyResult:
     composition: Composition
     retrieved_chunk_ids: list[int]
     search_ms: float
+    context: Composition | None = None  # a wider ranking of sentences for the LLM (HRBOT_GENERATOR=openai)
+
+
+@dataclass(frozen=True)
+class GeneratedAnswer(Answer):
+    """An answer the LLM generator was asked to write (or fell back from): ``generation`` goes
+    into the audit row (model, tokens, fallback)."""
+
+    generation: dict[str, Any] | None = None
 
 
 class GenerationCache(Generic[T]):
@@ -85,6 +96,7 @@ class Engine:
         self.search = search
         self._policies: GenerationCache[PolicyResult] = GenerationCache(settings.answer_cache_size)
         self.today = today
+        self.llm = LLMGenerator(settings) if settings.generator == "openai" else None
 
     # --- the one entry point ---------------------------------------------------------------------
 
@@ -148,14 +160,16 @@ class Engine:
             employment_types=[audience.employment_type] if audience and audience.employment_type else None,
             sources=list(sources) if sources is not None else None,
         )
-        composition = compose(
-            text,
-            response.results,
-            terms=query_terms(text, response.analysis),
-            countries=response.analysis.get("countries") or (),
-            entities=[audience.entity] if audience and audience.entity else (),
+        terms = query_terms(text, response.analysis)
+        named: Sequence[str] = response.analysis.get("countries") or ()
+        entities = [audience.entity] if audience and audience.entity else []
+        composition = compose(text, response.results, terms=terms, countries=named, entities=entities)
+        context = (
+            context_sentences(text, response.results, terms=terms, countries=named, entities=entities)
+            if self.llm
+            else None
         )
-        return PolicyResult(composition, [r.chunk_id for r in response.results], response.latency_ms)
+        return PolicyResult(composition, [r.chunk_id for r in response.results], response.latency_ms, context)
 
     # --- the parts ---------------------------------------------------------------------------------
 
@@ -183,18 +197,22 @@ class Engine:
             return Answer("personal", personal_text, figures=found.figures, lookups=found.lookups)
         policy = self.policy(question.text, subject)
         kind: AnswerKind = "both"
+        citations: Sequence[Citation] = policy.composition.citations
+        generation: dict[str, Any] | None = None
         if policy.composition.abstain:
             policy_text = f"I couldn't find what the policy says about the rest; please ask {self.settings.hr_contact}."
         else:
-            policy_text = policy.composition.text
-        return Answer(
+            own = found.lines if subject.id == asker.id else ()  # only ever the asker's own figures
+            policy_text, citations, generation = self._written(question.text, policy, own)
+        return GeneratedAnswer(
             kind,
             f"{personal_text}\n{policy_text}",
-            citations=_cited(policy.composition),
+            citations=_cited(citations),
             figures=found.figures,
             lookups=found.lookups,
             confidence=round(policy.composition.confidence, 3),
             retrieved_chunk_ids=policy.retrieved_chunk_ids,
+            generation=generation,
         )
 
     def _policy_answer(self, text: str, asker: Person | None) -> Answer:
@@ -208,13 +226,28 @@ class Engine:
                 confidence=round(c.confidence, 3),
                 retrieved_chunk_ids=policy.retrieved_chunk_ids,
             )
-        return Answer(
+        text_, citations, generation = self._written(text, policy)
+        return GeneratedAnswer(
             "policy",
-            c.text,
-            citations=_cited(c),
+            text_,
+            citations=_cited(citations),
             confidence=round(c.confidence, 3),
             retrieved_chunk_ids=policy.retrieved_chunk_ids,
+            generation=generation,
         )
+
+    def _written(
+        self, text: str, policy: PolicyResult, own_figures: Sequence[str] = ()
+    ) -> tuple[str, Sequence[Citation], dict[str, Any] | None]:
+        """The policy part of an answer: the LLM's (HRBOT_GENERATOR=openai), checked, or the
+        extractive quotes when there is no LLM or it failed; with what the audit row records."""
+        c = policy.composition
+        if self.llm is None:
+            return c.text, c.citations, None
+        generated = self.llm.generate(text, self.llm.context(c, policy.context), own_figures=own_figures)
+        if generated.text is None:
+            return c.text, c.citations, generated.audit()
+        return generated.text, generated.citations, generated.audit()
 
     def _subject(self, asker: Person, intent: Intent, *, session: Session) -> Person | None:
         """Whose figures: the asker's, or a direct report the asker (their manager) names. ``None``
@@ -264,6 +297,7 @@ class Engine:
             ),
             lookups=tuple(AuditLookup(lk.query, lk.subject_employee_id, lk.subject_email) for lk in answer.lookups),
             latency_ms=round(latency),
+            generation=answer.generation if isinstance(answer, GeneratedAnswer) else None,
         )
 
 
@@ -275,7 +309,7 @@ def _audit_kind(kind: AnswerKind) -> AuditKind:
     return "answer"
 
 
-def _cited(c: Composition) -> list[CitedSource]:
+def _cited(citations: Sequence[Citation]) -> list[CitedSource]:
     return [
         CitedSource(
             n=x.n,
@@ -289,7 +323,7 @@ def _cited(c: Composition) -> list[CitedSource]:
             version_no=x.version_no,
             content_hash=x.content_hash,
         )
-        for x in c.citations
+        for x in citations
     ]
 
 

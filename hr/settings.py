@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr
@@ -74,6 +75,22 @@ class Settings(BaseSettings):
     )
     hr_contact: str = Field(
         default="your HR team", description="Who to contact when hrbot has no answer, e.g. 'HR at hr@example.com'."
+    )
+
+    generator: Literal["extractive", "openai"] = Field(
+        default="extractive",
+        description="Who writes policy answers: extractive quotes (no LLM), or an OpenAI-compatible chat model"
+        " grounded in the quoted sources (falls back to the quotes on an error, a timeout or a missing citation).",
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible API base URL, e.g. http://localhost:11434/v1; unset: OpenAI's."
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Chat model name at that endpoint.")
+    llm_api_key: SecretStr | None = Field(default=None, description="API key of the endpoint (Ollama, vLLM: any).")
+    llm_timeout_s: float = Field(default=10.0, description="Seconds to wait for the model before quoting instead.")
+    llm_temperature: float = Field(default=0.0, description="Sampling temperature of the model.")
+    llm_prompt_budget_tokens: int = Field(
+        default=160, description="Token budget of the policy sentences put in the prompt (the context)."
     )
 
     glossary_path: Path | None = Field(default=None, description="YAML file of extra HR terms.")

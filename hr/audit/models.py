@@ -11,6 +11,10 @@ truncation is as visible as a deletion in the middle.
 ``audit_feedback`` is kept out of the chain on purpose: chat surfaces fill it in later (a thumbs
 up or down, a comment), and changing it must not look like tampering. It is keyed by the audit row.
 
+``generation`` (which model wrote the answer, its prompt and completion tokens, whether it fell back
+to the extractive answer) is outside the chain too: it was added later (0009), and leaving it out
+of the hash keeps the older rows verifying unchanged.
+
 ``employee_id`` is a plain column, not a foreign key, so the log outlives the people it names.
 """
 
@@ -54,6 +58,9 @@ class AuditEntry(Base):
     citations: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     lookups: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, doc="Which query, for whom; no figures.")
     latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    generation: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB, nullable=True, doc="LLM model, prompt and completion tokens, fallback; not hashed (0009)."
+    )
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64), index=True)
 

@@ -87,6 +87,8 @@ class AuditRecord:
     citations: tuple[AuditCitation, ...] = ()
     lookups: tuple[AuditLookup, ...] = ()
     latency_ms: int | None = None
+    # the LLM that wrote the answer: model, prompt/completion tokens, fallback; not hashed
+    generation: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in AUDIT_KINDS:
@@ -126,6 +128,7 @@ class AuditEntryView:
     prev_hash: str
     row_hash: str
     feedback: FeedbackView | None = None
+    generation: dict[str, Any] | None = None  # not hashed: see hr.audit.models
 
 
 @dataclass(frozen=True)

@@ -68,10 +68,11 @@ __all__ = [
 HEAD_ID = 1
 APPEND_SQL = (
     "WITH inserted AS (INSERT INTO audit_log (id, seq, created_at, kind, surface, platform_user_id, employee_id,"
-    " employee_email, channel, thread, question, answer_text, citations, lookups, latency_ms, prev_hash, row_hash)"
+    " employee_email, channel, thread, question, answer_text, citations, lookups, latency_ms, generation,"
+    " prev_hash, row_hash)"
     " VALUES (%(id)s, %(seq)s, %(created_at)s, %(kind)s, %(surface)s, %(platform_user_id)s, %(employee_id)s,"
     " %(employee_email)s, %(channel)s, %(thread)s, %(question)s, %(answer_text)s, %(citations)s::jsonb,"
-    " %(lookups)s::jsonb, %(latency_ms)s, %(prev_hash)s, %(row_hash)s) RETURNING id)"
+    " %(lookups)s::jsonb, %(latency_ms)s, %(generation)s::jsonb, %(prev_hash)s, %(row_hash)s) RETURNING id)"
     " UPDATE audit_head SET seq = %(seq)s, row_hash = %(row_hash)s, updated_at = %(created_at)s"
     " WHERE id = %(head)s AND EXISTS (SELECT 1 FROM inserted)"
 )
@@ -117,6 +118,7 @@ def append(record: AuditRecord, *, session: Session) -> AuditEntryView:
         citations=[c.to_json() for c in record.citations],
         lookups=[lookup.to_json() for lookup in record.lookups],
         latency_ms=record.latency_ms,
+        generation=record.generation,
         prev_hash=head.row_hash,
     )
     entry.row_hash = row_hash(entry)
@@ -139,6 +141,7 @@ def append(record: AuditRecord, *, session: Session) -> AuditEntryView:
             "citations": json.dumps(entry.citations),
             "lookups": json.dumps(entry.lookups),
             "latency_ms": entry.latency_ms,
+            "generation": None if entry.generation is None else json.dumps(entry.generation),
             "prev_hash": entry.prev_hash,
             "row_hash": entry.row_hash,
             "head": HEAD_ID,
@@ -357,6 +360,7 @@ def _view(entry: AuditEntry, feedback: AuditFeedback | None) -> AuditEntryView:
         prev_hash=entry.prev_hash,
         row_hash=entry.row_hash,
         feedback=None if feedback is None else _feedback_view(feedback.value, feedback.comment, feedback.at),
+        generation=entry.generation,
     )
 
 

@@ -334,3 +334,39 @@ def test_beat_schedules_sources_and_picks_up_new_ones(
     assert first_seconds < 40 and second_seconds < 30
     assert len(_documents(sessions, "second")) == 2
     print(f"first scheduled sync after {first_seconds:.1f} s, the added source's after {second_seconds:.1f} s")
+
+
+def test_admin_reindex_on_the_workers_updates_the_admins_slack_message(
+    database_url: str, redis_url: str, sessions: Sessions, processes: Processes, tmp_path: Path
+) -> None:
+    """``/hr-admin reindex`` with workers: the syncs run on the sync queue, then the chord's callback
+    on the chat queue updates the admin's "started" message in Slack (a fake Web API here)."""
+    from tests.fakes.slack_api import fake_slack
+
+    folder = tmp_path / "handbook"
+    write_policies(folder, 2, seed=11)
+    source_id = _add_folder(sessions, "handbook", folder)
+    settings = _settings(database_url, redis_url, tmp_path)
+    with fake_slack() as slack:
+        env = process_env(
+            database_url,
+            redis_url,
+            tmp_path / "data",
+            HRBOT_SLACK_BOT_TOKEN=slack.token,
+            HRBOT_SLACK_API_URL=slack.api_url,
+        )
+        worker = processes.start(
+            "worker",
+            ["worker", "-Q", "hrbot.sync,hrbot.chat", "-c", "2", "--pool", "threads", "-l", "info", "-n", "slack@%h"],
+            env,
+        )
+        notify = {"channel": "D0ADMIN1", "ts": "1700000000.000100", "user": "U0ADMIN1"}
+        handle = enqueue_reindex(settings, [source_id], trigger="admin", notify=notify)
+        [update] = slack.wait_for("chat.update", timeout=TASK_TIMEOUT)
+        assert handle.id
+        assert worker.process.poll() is None
+    assert (update.params["channel"], update.params["ts"]) == ("D0ADMIN1", "1700000000.000100")
+    assert "Reindex done" in update.params["text"] and "`handbook` succeeded" in update.params["text"]
+    assert "2 new" in update.params["text"]
+    [run] = _runs(sessions, source_id)
+    assert (run["trigger"], run["mode"], run["status"]) == ("admin", "full", "succeeded")

@@ -1,0 +1,151 @@
+"""A fake OpenAI-compatible chat API on loopback: ``POST /v1/chat/completions``, non-streaming JSON
+with ``usage`` tokens, as the ``openai`` client (and so Haystack's ``OpenAIChatGenerator``) speaks it.
+
+Records every request body. ``reply`` decides the answer from the request (default: the first
+source line of the prompt, cited ``[1]``). ``fail(429)``/``fail(500)`` and ``hang(seconds)`` act on
+the next calls. Tokens are counted with ``bot.answering.budget.count_tokens``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from bot.answering.budget import count_tokens
+
+Reply = Callable[[dict[str, Any]], str]
+
+
+def prompt_of(body: dict[str, Any]) -> str:
+    return "\n".join(str(m.get("content") or "") for m in body.get("messages", []))
+
+
+def cite_first_source(body: dict[str, Any]) -> str:
+    """Answer with the first sentence of source [1], cited."""
+    text = prompt_of(body)
+    lines = text.split("\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith("[1] ")), None)
+    if start is None or start + 1 >= len(lines):
+        return "I don't know; please ask HR."
+    return f"According to the policy: {lines[start + 1].removeprefix('- ')} [1]"
+
+
+@dataclass
+class FakeOpenAI:
+    model: str = "fake-llm-1"
+    reply: Reply = cite_first_source
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    _actions: list[tuple[str, float]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_port}/v1"
+
+    def fail(self, status: int, *, times: int = 1) -> None:
+        with self._lock:
+            self._actions.extend([("status", float(status))] * times)
+
+    def hang(self, seconds: float, *, times: int = 1) -> None:
+        with self._lock:
+            self._actions.extend([("hang", seconds)] * times)
+
+    def prompts(self) -> list[str]:
+        with self._lock:
+            return [prompt_of(b) for b in self.requests]
+
+    def _next_action(self) -> tuple[str, float] | None:
+        with self._lock:
+            return self._actions.pop(0) if self._actions else None
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        if handler.path.rstrip("/") != "/v1/chat/completions":
+            _send(handler, 404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+            return
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = json.loads(handler.rfile.read(length) or b"{}")
+        with self._lock:
+            self.requests.append(body)
+        action = self._next_action()
+        if action and action[0] == "hang":
+            self._stop.wait(action[1])
+            if self._stop.is_set():
+                return
+        elif action and action[0] == "status":
+            status = int(action[1])
+            kind = "rate_limit_exceeded" if status == 429 else "server_error"
+            _send(handler, status, {"error": {"message": kind, "type": kind, "code": kind}})
+            return
+        content = self.reply(body)
+        prompt_tokens = count_tokens(prompt_of(body))
+        completion_tokens = count_tokens(content)
+        _send(
+            handler,
+            200,
+            {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": 1_790_000_000,
+                "model": self.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            },
+        )
+
+
+def _send(handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+@contextmanager
+def serve_openai(fake: FakeOpenAI | None = None) -> Iterator[FakeOpenAI]:
+    """Run ``fake`` on 127.0.0.1, port 0, until the block ends."""
+    api = fake or FakeOpenAI()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout)
+                api.handle(self)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    api.server = server
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        api._stop.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
