@@ -11,6 +11,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from bot.conversation import citation_label, strip_sources
 from bot.question import Answer, CitedSource
 
 Block = dict[str, Any]
@@ -33,7 +34,6 @@ _FEEDBACK_KINDS = frozenset({"policy", "personal", "both", "abstain"})
 _ZWSP = "\u200b"
 _BROADCAST = re.compile(r"(?<![\w.+-])@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
 # the plain "Sources:" list the engine appends (bot/answering/models.py render()) at the end of the text
-_SOURCES_TAIL = re.compile(r"\n*Sources:\n(?:\[\d+\][^\n]*(?:\n|$))+\s*\Z")
 _SENTENCE_END = re.compile(r"[.!?…](?:\s*\[\d+\])?[\"')\]]?\s+")
 
 PRIVATE_NOTICE_TEXT = "I've sent you the answer privately, since it includes personal HR figures."
@@ -52,21 +52,6 @@ def safe_mrkdwn(text: str) -> str:
     """
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _BROADCAST.sub("@" + _ZWSP, escaped)
-
-
-def strip_sources(text: str) -> str:
-    """The answer text without the plain ``Sources:`` list at its end (rendered as links instead)."""
-    return _SOURCES_TAIL.sub("", text).rstrip()
-
-
-def citation_label(c: CitedSource) -> str:
-    """``n. Title › Section › Subsection, p. N`` (plain text, not yet escaped)."""
-    where = c.title or "Untitled"
-    if c.section:
-        where += " › " + c.section.replace(" > ", " › ")
-    if c.page is not None:
-        where += f", p. {c.page}"
-    return f"{c.n}. {where}"
 
 
 def citation_line(c: CitedSource) -> str:

@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.serving import serving
+
 PREFIX = "/api/gateway.php/"
 FIELD_TYPES = {"hireDate": "date", "terminationDate": "date", "workEmail": "email", "supervisorEId": "employee"}
 
@@ -192,14 +194,6 @@ def _handler(fake: FakeBambooHR) -> type[BaseHTTPRequestHandler]:
 def fake_bamboohr(**kwargs: Any) -> Iterator[FakeBambooHR]:
     """A running fake on 127.0.0.1, port 0; stopped on exit."""
     fake = FakeBambooHR(**kwargs)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.server = server
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as server:
+        fake.server = server
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

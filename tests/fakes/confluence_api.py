@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit
 
+from tests.fakes.serving import serving
+
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
 
@@ -335,14 +337,6 @@ def _handler(fake: FakeConfluence) -> type[BaseHTTPRequestHandler]:
 def fake_confluence(**kwargs: Any) -> Iterator[FakeConfluence]:
     """A running fake on 127.0.0.1, port 0; stopped on exit."""
     fake = FakeConfluence(**kwargs)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.server = server
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as server:
+        fake.server = server
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.serving import serving
+
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 Answer = tuple[int, Any, dict[str, str]]  # status, JSON body (or bytes), headers
 
@@ -400,14 +402,6 @@ def _handler(fake: FakeGraph) -> type[BaseHTTPRequestHandler]:
 def fake_graph(**kwargs: Any) -> Iterator[FakeGraph]:
     """A running fake on 127.0.0.1, port 0; stopped on exit."""
     fake = FakeGraph(**kwargs)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.server = server
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as server:
+        fake.server = server
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -8,7 +8,6 @@ test generates, and :meth:`FakeIssuer.token` to sign what the Bot Connector woul
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from jwt.algorithms import RSAAlgorithm
+
+from tests.fakes.serving import serving
 
 ISSUER = "https://api.botframework.com"
 METADATA_PATH = "/v1/.well-known/openidconfiguration"
@@ -114,14 +115,6 @@ def _handler(fake: FakeIssuer) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def fake_issuer(**kwargs: Any) -> Iterator[FakeIssuer]:
     fake = FakeIssuer(**kwargs)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.server = server
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as server:
+        fake.server = server
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.serving import serving
+
 
 @dataclass(frozen=True)
 class Call:
@@ -213,14 +215,6 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
 def fake_slack(**kwargs: Any) -> Iterator[FakeSlack]:
     """A running fake on 127.0.0.1, port 0; stopped on exit."""
     fake = FakeSlack(**kwargs)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.server = server
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as server:
+        fake.server = server
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

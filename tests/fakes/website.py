@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
+from tests.fakes.serving import serving
+
 NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
 
@@ -192,14 +194,6 @@ def _handler(fake: FakeWebsite) -> type[BaseHTTPRequestHandler]:
 def fake_website(**kwargs: Any) -> Iterator[FakeWebsite]:
     """A running fake on 127.0.0.1, port 0; stopped on exit."""
     fake = FakeWebsite(**kwargs)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.server = server
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as server:
+        fake.server = server
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
