@@ -218,3 +218,101 @@ def fake_slack(**kwargs: Any) -> Iterator[FakeSlack]:
     with serving(_handler(fake)) as server:
         fake.server = server
         yield fake
+
+
+# --- by hand -------------------------------------------------------------------------------------
+
+
+def _texts(value: Any) -> list[str]:
+    """The visible strings in a block (sections, fields, context), depth first."""
+    if isinstance(value, dict):
+        if value.get("type") in ("mrkdwn", "plain_text") and isinstance(value.get("text"), str):
+            return [value["text"]]
+        if value.get("type") == "button":
+            return []
+        return [t for key, item in value.items() if key != "accessory" for t in _texts(item)]
+    if isinstance(value, list):
+        return [t for item in value for t in _texts(item)]
+    return []
+
+
+def _buttons(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        if value.get("type") == "button":
+            return [f"{value.get('action_id')}(audit id {value.get('value')})"]
+        return [b for item in value.values() for b in _buttons(item)]
+    if isinstance(value, list):
+        return [b for item in value for b in _buttons(item)]
+    return []
+
+
+def describe(call: Call) -> str:
+    """One recorded call, summarised for a person watching the fake's window."""
+    params = call.params
+    if call.method in ("auth.test", "users.info", "conversations.replies", "chat.getPermalink"):
+        return f"{call.method} {json.dumps({k: v for k, v in params.items() if k != 'token'})}"
+    where = params.get("_path") or params.get("channel") or ""
+    flags = []
+    if call.method == "chat.postEphemeral" or params.get("response_type") == "ephemeral":
+        flags.append(f"EPHEMERAL to {params.get('user')}" if params.get("user") else "EPHEMERAL")
+    elif call.method == "response_url":
+        flags.append(f"response_type={params.get('response_type', 'ephemeral (default)')}")
+    if params.get("thread_ts"):
+        flags.append(f"in thread {params['thread_ts']}")
+    for key in ("replace_original", "delete_original"):
+        if key in params:
+            flags.append(f"{key}={params[key]}")
+    lines = [f"== {call.method} {where} {' '.join(flags)}".rstrip()]
+    blocks = params.get("blocks")
+    if call.method == "views.publish":
+        lines[0] += f" user={params.get('user_id')}"
+        blocks = _json(params.get("view")).get("blocks")
+    if isinstance(blocks, str):
+        try:
+            blocks = json.loads(blocks)
+        except ValueError:
+            blocks = None
+    # the blocks are what Slack shows; the text is the notification fallback
+    for text in _texts(blocks or []) or ([str(params["text"])] if params.get("text") else []):
+        lines.extend(f"   | {line}" for line in text.splitlines())
+    buttons = _buttons(blocks or [])
+    if buttons:
+        lines.append(f"   buttons: {', '.join(buttons)}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A fake Slack Web API that prints what the bot sends.")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args()
+    fake = FakeSlack()
+    inner = fake.handle
+
+    def handle(method: str, params: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+        answer = inner(method, params, token)
+        print(describe(Call(method, params, token)), flush=True)
+        if not answer[1].get("ok", True):
+            print(f"   -> {answer[1]}", flush=True)
+        return answer
+
+    fake.handle = handle  # type: ignore[method-assign]
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(fake))
+    server.daemon_threads = True
+    fake.server = server
+    print(
+        f"fake Slack Web API on {fake.api_url} (token {fake.token}); response URLs {fake.response_url('…')}; "
+        "Ctrl-C stops",
+        flush=True,
+    )
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
