@@ -61,16 +61,19 @@ def shared_engine(url: str) -> Engine:
     return engine
 
 
-_HOT_ENGINES: dict[str, Engine] = {}
+_HOT_ENGINES: dict[tuple[str, bool], Engine] = {}
 
 
-def hot_path_engine(url: str) -> Engine:
+def hot_path_engine(url: str, *, durable: bool = True) -> Engine:
     """An engine for the per-question hot path (search, chat state): no ping on each checkout (one
     round trip saved per query), connections recycled after five minutes instead. A connection the
-    server dropped fails one query; SQLAlchemy then replaces the whole pool."""
-    engine = _HOT_ENGINES.get(url)
+    server dropped fails one query; SQLAlchemy then replaces the whole pool. ``durable=False``:
+    commits skip the WAL flush (for state whose last writes may be lost in a crash)."""
+    key = (url, durable)
+    engine = _HOT_ENGINES.get(key)
     if engine is None:
-        engine = _HOT_ENGINES[url] = create_engine(url, pool_pre_ping=False, pool_recycle=300, pool_size=10)
+        options = {} if durable else {"connect_args": {"options": "-c synchronous_commit=off"}}
+        engine = _HOT_ENGINES[key] = create_engine(url, pool_pre_ping=False, pool_recycle=300, pool_size=10, **options)
     return engine
 
 

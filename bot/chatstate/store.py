@@ -8,8 +8,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from hr.db import hot_path_engine
 
 log = logging.getLogger(__name__)
 
@@ -24,16 +26,10 @@ ALLOW_SQL = (
 
 
 def state_engine(sessions: sessionmaker[Session]) -> Engine:
-    """An engine for the chat state on the sessions' database: losing the last of these writes in a
-    crash costs at most a repeated answer, so they skip the WAL flush; no ping per checkout."""
-    bind = sessions.kw["bind"]
-    return create_engine(
-        bind.url,
-        connect_args={"options": "-c synchronous_commit=off"},
-        pool_pre_ping=False,
-        pool_recycle=300,
-        pool_size=10,
-    )
+    """The engine for the chat state, on the sessions' database (one per process and URL): losing the
+    last of these writes in a crash costs at most a repeated answer, so they skip the WAL flush."""
+    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
+    return hot_path_engine(url, durable=False)
 
 
 def _pruner(sessions: sessionmaker[Session], statement: str, every_s: float) -> Callable[[], None]:

@@ -21,11 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.conversation import (
     ERROR_TEXT,
+    HR_NOTIFIED_TEXT,
     NOT_YOURS_TEXT,
     THANKS_TEXT,
     answer_question,
     delivery,
+    handoff_text,
     is_follow_up,
+    load_handoff,
     parse_audit_id,
     rate,
 )
@@ -42,13 +45,10 @@ from bot.slack.render import (
     safe_mrkdwn,
     split_blocks,
 )
-from hr.audit import service as audit
 from hr.audit.records import FeedbackValue
 from hr.settings import Settings
 
 log = logging.getLogger(__name__)
-
-HR_NOTIFIED_TEXT = "HR has been notified; they'll reply in this thread or DM you."
 
 
 class Respond(Protocol):
@@ -300,20 +300,19 @@ def on_talk_to_hr(
     if not hr_channel:
         respond(response_type="ephemeral", replace_original=False, text=f"Please contact {deps.settings.hr_contact}.")
         return
-    with deps.sessions() as session:
-        person = deps.identity.resolve(user, session=session)
-        entry = audit.get(audit_id, session=session) if audit_id is not None else None
-    who = f"<@{user}>" + (f" ({safe_mrkdwn(person.name)}, {safe_mrkdwn(person.email)})" if person else "")
-    text = f":raising_hand: {who} would like to talk to HR about answer #{audit_id}"
+    handoff = load_handoff(
+        deps.sessions, audit_id, resolve=lambda session: deps.identity.resolve(user, session=session)
+    )
     # where the question was asked: the audit row (an ephemeral answer has no permalink of its own)
-    container = body.get("container") or {}
+    entry, container = handoff.entry, body.get("container") or {}
     channel = (entry.channel if entry else None) or container.get("channel_id") or body.get("channel", {}).get("id")
     thread = (entry.thread if entry else None) or container.get("thread_ts") or container.get("message_ts")
-    if channel and str(channel).startswith("D"):
-        text += " (asked in a DM with me: please DM them)"
-    elif channel:
+    private_chat = bool(channel) and str(channel).startswith("D")
+    where = None
+    if channel and not private_chat:
         link = _permalink(client, str(channel), thread)
-        text += f": {link}" if link else f" in <#{channel}>"
+        where = link or f"in <#{channel}>"
+    text = handoff_text(handoff, who=f"<@{user}>", escape=safe_mrkdwn, private_chat=private_chat, where=where)
     client.chat_postMessage(channel=hr_channel, text=text)
     respond(response_type="ephemeral", replace_original=False, text=HR_NOTIFIED_TEXT)
 
