@@ -126,31 +126,23 @@ class SearchResponse:
 class SearchService:
     """Hybrid search as a typed call: ``search(query, k=5, country='DE')``."""
 
-    GENERATION_TTL_S = 0.0  # read on every call: one indexed row, and never a stale answer
-
     def __init__(self, settings: Settings, database_url: str, *, concurrent: bool | None = None) -> None:
         self.pipeline = build_search_pipeline(settings, database_url)
         self.database_url = database_url
         self.concurrent = settings.search_overlap if concurrent is None else concurrent
-        self._generation: tuple[float, int] = (-1e9, -1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
         self._warm = False
 
     def generation(self) -> int:
-        """The index's change counter (``search_generation``): a cache keyed by it serves nothing
-        from before a change committed (``GENERATION_TTL_S`` > 0 trades that for fewer reads)."""
-        now = time.monotonic()
-        read_at, value = self._generation
-        if now - read_at < self.GENERATION_TTL_S:
-            return value
+        """The index's change counter (``search_generation``), read on every call (one indexed row):
+        a cache keyed by it never serves an answer from before a change committed."""
         from hr.db import hot_path_engine
         from retrieval.store import search_generation
 
         with hot_path_engine(self.database_url).connect() as conn:
             value = search_generation(conn)
             conn.rollback()
-        self._generation = (now, value)
         return value
 
     def warm_up(self) -> None:
