@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     keyword_weight: float = 1.0
     audience_boost: float = Field(default=0.25, description="Score boost of chunks written for the asker's country.")
     max_chunks_per_document: int = Field(default=2, description="Diversity cap in one result list.")
+    document_boost: float = Field(
+        default=0.1,
+        description="Score boost of chunks from the document a question is about (its words across the whole "
+        "document, against the other candidates'); 0 turns it off.",
+    )
     hnsw_ef_search: int = 100
 
     answer_passages: int = Field(default=5, description="Search results the answer quotes from.")

@@ -27,8 +27,9 @@ class Chunk:
     ordinal: int
     title: str
     headings: tuple[str, ...]
-    page: int | None
+    page: int | None  # where the text starts (paged formats)
     body: str
+    page_end: int | None = None  # where it ends, when it runs over a page break
 
     @property
     def heading_path(self) -> str:
@@ -77,8 +78,8 @@ class Chunker:
         chunks: list[Chunk] = []
         for section in doc.sections:
             headings = self._fit_headings(doc.title, section.headings)
-            for body in self._split_section(doc.title, headings, section):
-                chunks.append(Chunk(len(chunks), doc.title, headings, section.page, body))
+            for body, page, page_end in self._split_section(doc.title, headings, section):
+                chunks.append(Chunk(len(chunks), doc.title, headings, page, body, page_end))
         return chunks
 
     def _fit_headings(self, title: str, headings: tuple[str, ...]) -> tuple[str, ...]:
@@ -87,20 +88,29 @@ class Chunker:
             headings = headings[1:]
         return headings
 
-    def _split_section(self, title: str, headings: tuple[str, ...], section: Section) -> Iterator[str]:
+    def _split_section(
+        self, title: str, headings: tuple[str, ...], section: Section
+    ) -> Iterator[tuple[str, int | None, int | None]]:
+        """Bodies packed from the section's units, each with the pages of its first and last unit: a
+        passage that runs over a page break stays in one chunk, cited where it starts."""
         budget = self.max_tokens - self.counter.count(embed_text(title, " > ".join(headings), ""))
-        units = list(self._units(section.text, budget))
-        sizes = self.counter.counts(units) if units else []
+        units = [(unit, page) for text, page in section.segments() for unit in self._units(text, budget)]
+        sizes = self.counter.counts([unit for unit, _ in units]) if units else []
         current: list[str] = []
+        first_page: int | None = None
+        last_page: int | None = None
         used = 0
-        for unit, size in zip(units, sizes, strict=True):
+        for (unit, page), size in zip(units, sizes, strict=True):
             if current and used + size > budget:
-                yield "\n".join(current)
+                yield "\n".join(current), first_page, last_page
                 current, used = [], 0
+            if not current:
+                first_page = page
+            last_page = page
             current.append(unit)
             used += size
         if current:
-            yield "\n".join(current)
+            yield "\n".join(current), first_page, last_page
 
     def _units(self, text: str, budget: int) -> Iterable[str]:
         """Paragraphs, or sentences of a long paragraph, or word runs of a very long sentence."""

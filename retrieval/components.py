@@ -228,8 +228,10 @@ class PgvectorChunkKeywordRetriever(_DatabaseComponent):
         if self._stats is None:
             self._stats = TermStatistics(self.engine)
 
-    @component.output_types(hits=Ranking)
+    @component.output_types(hits=Ranking, lexemes=list[str])
     def run(self, query: str, audience: AudienceFilter | None = None, top_k: int | None = None) -> dict[str, Any]:
+        """``hits``: BM25 over the selective lexemes; ``lexemes``: all of the query's (for the
+        hydrator's document prior)."""
         self.warm_up()
         assert self._stats is not None
         stats = self._stats.refresh()
@@ -245,7 +247,7 @@ class PgvectorChunkKeywordRetriever(_DatabaseComponent):
                 k1=self.k1,
                 b=self.b,
             )
-        return {"hits": Ranking(tuple(hits))}
+        return {"hits": Ranking(tuple(hits)), "lexemes": lexemes}
 
     def _weights(self, lexemes: list[str], stats: TermStatistics) -> list[tuple[str, float]]:
         total = max(stats.total, 1)
@@ -305,15 +307,27 @@ class HybridRankFusion:
 @component
 class ChunkHydrator(_DatabaseComponent):
     """Loads text, title, heading path, page, link and version of the fused candidates, boosts the
-    ones written for the asker's audience and keeps the top ``top_k`` (at most
-    ``max_per_document`` from one document, or from one page of a PDF). Given the query embedding,
-    each document's ``meta["similarity"]`` is its cosine similarity to the query (for answer
-    confidence; the ranking does not use it)."""
+    ones written for the asker's audience and the ones of the document the question is about, and
+    keeps the top ``top_k`` (at most ``max_per_document`` from one document, or from one page of a
+    PDF). Given the query embedding, each document's ``meta["similarity"]`` is its cosine
+    similarity to the query (for answer confidence; the ranking does not use it).
 
-    def __init__(self, database_url: Secret, audience_boost: float = 0.25, max_per_document: int = 2) -> None:
+    Document prior: given the query's ``lexemes``, each candidate's score is multiplied by
+    ``1 + document_boost * P(its document | query)`` (``search_store.document_posterior`` over the
+    candidates' documents). Chunks embed and match locally; two near-identical plan booklets differ
+    in the words each uses throughout ("Standard", "Plus"), which a chunk may not repeat."""
+
+    def __init__(
+        self,
+        database_url: Secret,
+        audience_boost: float = 0.25,
+        max_per_document: int = 2,
+        document_boost: float = 0.1,
+    ) -> None:
         _DatabaseComponent.__init__(self, database_url)
         self.audience_boost = audience_boost
         self.max_per_document = max_per_document
+        self.document_boost = document_boost
 
     @component.output_types(documents=list[Document])
     def run(
@@ -322,10 +336,16 @@ class ChunkHydrator(_DatabaseComponent):
         audience: AudienceFilter | None = None,
         top_k: int = 5,
         query_embedding: QueryVector | None = None,
+        lexemes: list[str] | None = None,
     ) -> dict[str, Any]:
         self.warm_up()
+        posterior: dict[int, float] = {}
         with self.engine.connect() as conn:
             records = sql.fetch_chunks(conn, hits.ids(), query_embedding)
+            if lexemes and self.document_boost:
+                documents = list(dict.fromkeys(r.document_id for r in records.values()))
+                counts, totals = sql.document_term_counts(conn, documents, lexemes)
+                posterior = sql.document_posterior(counts, totals, lexemes)
         wanted = set(audience.countries) if audience else set()
         scored: list[tuple[float, sql.ChunkRecord]] = []
         for hit in hits.hits:
@@ -335,6 +355,7 @@ class ChunkHydrator(_DatabaseComponent):
             score = hit.score
             if wanted and wanted.intersection(record.countries):
                 score *= 1 + self.audience_boost
+            score *= 1 + self.document_boost * posterior.get(record.document_id, 0.0)
             scored.append((score, record))
         scored.sort(key=lambda item: -item[0])
         # the cap is per citable unit: a document, or one page of a paged document (a 100-page PDF)
@@ -352,7 +373,11 @@ class ChunkHydrator(_DatabaseComponent):
         return {"documents": out}
 
     def to_dict(self) -> dict[str, Any]:
-        return self._to_dict(audience_boost=self.audience_boost, max_per_document=self.max_per_document)
+        return self._to_dict(
+            audience_boost=self.audience_boost,
+            max_per_document=self.max_per_document,
+            document_boost=self.document_boost,
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkHydrator:
@@ -370,6 +395,7 @@ def _record_to_document(r: sql.ChunkRecord, score: float) -> Document:
             "title": r.title,
             "heading_path": r.heading_path,
             "page": r.page,
+            "page_end": r.page_end,
             "uri": uri,
             "source": r.source,
             "path": r.path,

@@ -4,6 +4,10 @@ One question per line: ``question``, ``relevant_docs`` (paths relative to the in
 optional ``relevant_pages`` ("file.pdf#7": then only those pages count), ``answer_must_contain``,
 ``country``, ``unanswerable``. The Contoso format (``truth`` ending in ``[file.pdf#page=N]``) is
 read as is and scored at page level.
+
+Page level: a chunk is a hit when its text comes from a relevant page. A passage that runs over a
+page break is one chunk, cited on the page where it starts and covering the next; the report also
+gives the stricter figures that count a chunk only on its first page (``start_page_*``).
 """
 
 from __future__ import annotations
@@ -84,9 +88,14 @@ def _same_file(result_path: str, wanted: str) -> bool:
     return result_path == wanted or result_path.endswith("/" + wanted.lstrip("/"))
 
 
-def is_hit(result: SearchResult, q: EvalQuestion) -> bool:
+def is_hit(result: SearchResult, q: EvalQuestion, *, start_page_only: bool = False) -> bool:
+    """A relevant document, or (page-level questions) a chunk whose text comes from a relevant page
+    (``start_page_only``: whose text starts on it)."""
     if q.relevant_pages:
-        return any(_same_file(result.path, name) and result.page == page for name, page in q.relevant_pages)
+        return any(
+            _same_file(result.path, name) and (result.page == page if start_page_only else result.covers_page(page))
+            for name, page in q.relevant_pages
+        )
     return any(_same_file(result.path, doc) for doc in q.relevant_docs)
 
 
@@ -101,6 +110,10 @@ class EvalReport:
     latency_p50_ms: float
     latency_p95_ms: float
     per_question: list[dict[str, Any]] = field(default_factory=list)
+    # page-level questions only: the same figures counting a chunk on the page it starts on alone
+    start_page_recall_at_1: float | None = None
+    start_page_recall_at_k: float | None = None
+    start_page_mrr_at_10: float | None = None
 
     def summary(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "per_question"}
@@ -123,22 +136,29 @@ def evaluate(
     per_question: list[dict[str, Any]] = []
     latencies: list[float] = []
     r1 = rk = mrr = 0.0
+    s1 = sk = smrr = 0.0
     scored = 0
+    paged = any(q.relevant_pages for q in questions)
     for q in questions:
         response = search(q, max(k, 10))
         latencies.append(response.latency_ms)
         rank = next((r.rank for r in response.results if is_hit(r, q)), None)
+        start_rank = next((r.rank for r in response.results if is_hit(r, q, start_page_only=True)), None)
         if not q.unanswerable:
             scored += 1
             r1 += rank == 1
             rk += rank is not None and rank <= k
             mrr += 1.0 / rank if rank is not None and rank <= 10 else 0.0
+            s1 += start_rank == 1
+            sk += start_rank is not None and start_rank <= k
+            smrr += 1.0 / start_rank if start_rank is not None and start_rank <= 10 else 0.0
         per_question.append(
             {
                 "line": q.line,
                 "question": q.question,
                 "unanswerable": q.unanswerable,
                 "rank": rank,
+                "start_page_rank": start_rank,
                 "top": [f"{r.path}" + (f"#{r.page}" if r.page else "") for r in response.results[:k]],
                 "top_score": response.results[0].score if response.results else None,
                 "latency_ms": round(response.latency_ms, 2),
@@ -155,4 +175,7 @@ def evaluate(
         latency_p50_ms=round(statistics.median(latencies), 2) if latencies else 0.0,
         latency_p95_ms=round(percentile(latencies, 95), 2),
         per_question=per_question,
+        start_page_recall_at_1=round(s1 / n, 4) if paged else None,
+        start_page_recall_at_k=round(sk / n, 4) if paged else None,
+        start_page_mrr_at_10=round(smrr / n, 4) if paged else None,
     )

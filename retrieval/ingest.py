@@ -28,7 +28,7 @@ from retrieval.converters import ConversionError, ParsedDocument, convert
 log = logging.getLogger(__name__)
 
 # Bump when conversion or chunking changes in a way that should rebuild every document.
-PIPELINE_VERSION = "3"  # bump when conversion or chunking changes: documents are re-read (not re-embedded)
+PIPELINE_VERSION = "4"  # bump when conversion or chunking changes: documents are re-read (not re-embedded)
 EMBED_GROUP_CHUNKS = 256
 
 

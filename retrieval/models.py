@@ -76,6 +76,9 @@ class Document(Base):
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    term_total: Mapped[float] = mapped_column(
+        REAL, default=0.0, server_default="0", doc="Sum of document_terms.tf (written by a trigger)."
+    )
 
 
 class DocumentVersion(Base):
@@ -119,7 +122,8 @@ class Chunk(Base):
     ordinal: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(Text)
     heading_path: Mapped[str] = mapped_column(Text, default="")
-    page: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="The page the chunk's text starts on.")
+    page_end: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="The page its text runs to.")
     body: Mapped[str] = mapped_column(Text)
     text_hash: Mapped[str] = mapped_column(String(64), index=True, doc="Hash of the embedded text.")
     embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM))
@@ -152,6 +156,17 @@ class ChunkTerm(Base):
     countries: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     entities: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     employment_types: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+
+
+class DocumentTerm(Base):
+    """Lexeme counts of each document's current chunks (the sum of their ``chunk_terms.tf``), written
+    by triggers on ``chunks`` (migration 0010): which candidate document a question is about."""
+
+    __tablename__ = "document_terms"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    lexeme: Mapped[str] = mapped_column(Text, primary_key=True)
+    tf: Mapped[float] = mapped_column(REAL)
 
 
 class SearchTerm(Base):

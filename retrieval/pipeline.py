@@ -69,7 +69,12 @@ def build_search_pipeline(settings: Settings, database_url: str) -> Pipeline:
     )
     pipe.add_component(
         "hydrator",
-        ChunkHydrator(url, audience_boost=settings.audience_boost, max_per_document=settings.max_chunks_per_document),
+        ChunkHydrator(
+            url,
+            audience_boost=settings.audience_boost,
+            max_per_document=settings.max_chunks_per_document,
+            document_boost=settings.document_boost,
+        ),
     )
     pipe.connect("analyzer.embedding_text", "embedder.text")
     pipe.connect("embedder.embedding", "embedding_retriever.query_embedding")
@@ -80,6 +85,7 @@ def build_search_pipeline(settings: Settings, database_url: str) -> Pipeline:
     pipe.connect("keyword_retriever.hits", "fusion.keyword_hits")
     pipe.connect("fusion.hits", "hydrator.hits")
     pipe.connect("analyzer.audience", "hydrator.audience")
+    pipe.connect("keyword_retriever.lexemes", "hydrator.lexemes")
     pipe.connect("embedder.embedding", "hydrator.query_embedding")  # cosine of each result, for answer confidence
     return pipe
 
@@ -108,6 +114,13 @@ class SearchResult:
     content_hash: str
     # cosine similarity of the chunk's embedding to the query's (None where unknown); not used for ranking
     similarity: float | None = None
+    page_end: int | None = None  # the page the text runs to, when it runs over a page break
+
+    def covers_page(self, page: int) -> bool:
+        """Whether the chunk's text comes (in part) from ``page``."""
+        if self.page is None:
+            return False
+        return self.page <= page <= (self.page_end if self.page_end is not None else self.page)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -215,4 +228,5 @@ def _to_result(rank: int, d: Document) -> SearchResult:
         version_no=m["version_no"],
         content_hash=m["content_hash"],
         similarity=None if m.get("similarity") is None else round(float(m["similarity"]), 6),
+        page_end=m.get("page_end"),
     )

@@ -134,7 +134,23 @@ class AnalyzedQuery:
     expansions: tuple[str, ...] = ()
 
 
+# a file name or identifier typed into a question ("Northwind_Health_Plus_Benefits_Details.pdf",
+# "time-off_policy.docx"): PostgreSQL's parser keeps it one token that no chunk holds
+_FILE_NAME = re.compile(r"\b[\w-]*_[\w.-]*\w|\b[\w-]+\.(?:pdf|docx?|html?|md|txt)\b", re.IGNORECASE)
+
+
+def split_file_names(text: str) -> str:
+    """Words of file names and snake_case identifiers: "Plus_Benefits_Details.pdf" -> "Plus Benefits Details"."""
+
+    def words(match: re.Match[str]) -> str:
+        name = re.sub(r"\.(?:pdf|docx?|html?|md|txt)$", "", match.group(0), flags=re.IGNORECASE)
+        return re.sub(r"[_.]+", " ", name).strip()
+
+    return _FILE_NAME.sub(words, text)
+
+
 def analyze(text: str, glossary: Glossary, speller: Speller | None) -> AnalyzedQuery:
+    original, text = text, split_file_names(text)
     words = _WORD.findall(text.lower())
     corrections: dict[str, str] = {}
     if speller is not None:
@@ -152,7 +168,7 @@ def analyze(text: str, glossary: Glossary, speller: Speller | None) -> AnalyzedQ
     embedding_text = f"{corrected} ({extra})" if extra else corrected
     keyword_text = " ".join([corrected, *corrections.keys(), extra]).strip()
     return AnalyzedQuery(
-        original=text,
+        original=original,
         embedding_text=embedding_text,
         keyword_text=keyword_text,
         countries=tuple(countries_in_text(text)),

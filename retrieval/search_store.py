@@ -54,6 +54,7 @@ class ChunkRecord:
     title: str
     heading_path: str
     page: int | None
+    page_end: int | None
     countries: list[str]
     document_id: int
     version_id: int
@@ -152,8 +153,8 @@ def fetch_chunks(
         params["q"] = _vector_literal(query_embedding)
     rows = conn.execute(
         text(
-            "SELECT c.id, c.body, c.title, c.heading_path, c.page, c.countries, c.document_id, c.version_id, "
-            f"v.version_no, v.content_hash, d.path, s.name AS source, v.uri, {similarity} AS similarity "
+            "SELECT c.id, c.body, c.title, c.heading_path, c.page, c.page_end, c.countries, c.document_id, "
+            f"c.version_id, v.version_no, v.content_hash, d.path, s.name AS source, v.uri, {similarity} AS similarity "
             "FROM chunks c JOIN document_versions v ON v.id = c.version_id "
             "JOIN documents d ON d.id = c.document_id JOIN sources s ON s.id = c.source_id "
             "WHERE c.id = ANY(:ids)"
@@ -161,6 +162,54 @@ def fetch_chunks(
         params,
     )
     return {int(r[0]): ChunkRecord(*r) for r in rows}
+
+
+def document_term_counts(
+    conn: Connection, document_ids: Sequence[int], lexemes: Sequence[str]
+) -> tuple[dict[int, dict[str, float]], dict[int, float]]:
+    """For each document: how often each of ``lexemes`` occurs in its current chunks, and its total
+    (``document_terms``, two primary-key lookups)."""
+    if not document_ids or not lexemes:
+        return {}, {}
+    params = {"docs": list(document_ids), "lex": list(lexemes)}
+    counts: dict[int, dict[str, float]] = {}
+    for doc, lexeme, tf in conn.execute(
+        text(
+            "SELECT document_id, lexeme, tf FROM document_terms WHERE document_id = ANY(:docs) AND lexeme = ANY(:lex)"
+        ),
+        params,
+    ):
+        counts.setdefault(int(doc), {})[str(lexeme)] = float(tf)
+    totals = {
+        int(doc): float(total)
+        for doc, total in conn.execute(text("SELECT id, term_total FROM documents WHERE id = ANY(:docs)"), params)
+    }
+    return counts, totals
+
+
+def document_posterior(
+    counts: dict[int, dict[str, float]], totals: dict[int, float], lexemes: Sequence[str], mu: float = 2000.0
+) -> dict[int, float]:
+    """Which of these documents the query is about: P(document | query lexemes) under a unigram
+    language model of each document with Dirichlet smoothing (``mu``) towards the candidates taken
+    together, uniform prior. Near-twin documents ("Northwind Standard" and "Northwind Health Plus")
+    split by the words that one uses and the other does not; lexemes no candidate has are ignored."""
+    docs = [d for d in totals if totals[d] > 0]
+    if len(docs) < 2:
+        return {d: 1.0 for d in docs}
+    present = [lex for lex in dict.fromkeys(lexemes) if any(counts.get(d, {}).get(lex) for d in docs)]
+    if not present:
+        return {d: 1.0 / len(docs) for d in docs}
+    whole = sum(totals[d] for d in docs)
+    background = {lex: sum(counts.get(d, {}).get(lex, 0.0) for d in docs) / whole for lex in present}
+    loglik = {
+        d: sum(math.log((counts.get(d, {}).get(lex, 0.0) + mu * background[lex]) / (totals[d] + mu)) for lex in present)
+        for d in docs
+    }
+    top = max(loglik.values())
+    weights = {d: math.exp(v - top) for d, v in loglik.items()}
+    norm = sum(weights.values())
+    return {d: w / norm for d, w in weights.items()}
 
 
 def term_statistics(conn: Connection) -> tuple[dict[str, int], dict[str, int], int, float]:

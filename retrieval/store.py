@@ -130,6 +130,7 @@ def write_version(
                     "title": c.title,
                     "heading_path": c.heading_path,
                     "page": c.page,
+                    "page_end": c.page_end,
                     "body": c.body,
                     "text_hash": h,
                     "embedding": e,

@@ -203,6 +203,12 @@ def _print_retrieval(report: EvalReport, name: str) -> None:
         f"{report.latency_p50_ms:.1f}",
         f"{report.latency_p95_ms:.1f}",
     )
+    if report.start_page_recall_at_k is not None:
+        table.caption = (
+            "page level: a chunk counts on every page its text comes from; counted only on the page it starts on: "
+            f"recall@1 {report.start_page_recall_at_1:.3f}, recall@{k} {report.start_page_recall_at_k:.3f}, "
+            f"MRR@10 {report.start_page_mrr_at_10:.3f}"
+        )
     out.print(table)
     misses = [q for q in report.per_question if not q["unanswerable"] and (q["rank"] is None or q["rank"] > k)]
     for miss in misses:

@@ -14,9 +14,26 @@ class ConversionError(Exception):
 
 @dataclass(frozen=True)
 class Section:
+    """Text under one heading path. ``page`` is the page it starts on (paged formats); a section
+    that runs over page breaks lists where each later page begins in ``page_starts``: (character
+    offset in ``text``, page number), ascending."""
+
     headings: tuple[str, ...]
     text: str
     page: int | None = None
+    page_starts: tuple[tuple[int, int], ...] = ()
+
+    def segments(self) -> list[tuple[str, int | None]]:
+        """The text cut at its page breaks, each piece with its page (one piece when unpaged)."""
+        if not self.page_starts:
+            return [(self.text, self.page)]
+        out: list[tuple[str, int | None]] = []
+        start, page = 0, self.page
+        for offset, next_page in self.page_starts:
+            out.append((self.text[start:offset], page))
+            start, page = offset, next_page
+        out.append((self.text[start:], page))
+        return [(text, page) for text, page in out if text.strip()]
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""PDF: text per page (every section keeps its page number); short title-like lines become headings."""
+"""PDF: text with page numbers (a section that runs over a page break keeps where each page starts);
+short title-like lines become headings."""
 
 from __future__ import annotations
 
@@ -14,10 +15,6 @@ _NUMBERED = re.compile(r"^(\d+(\.\d+)*\.?|[IVX]+\.)\s+\S")
 _PAGE_NO = re.compile(r"^(page\s*)?\d+(\s*(of|/)\s*\d+)?$", re.I)
 # a compound broken at the end of a line ("in-\nnetwork", "pre-\nauthorization") is one word again
 _BROKEN_COMPOUND = re.compile(r"(?<=[^\W\d_])-[ \t]*\n[ \t]*(?=[^\W\d_])")
-# characters of the next page's first lines that a page's last section carries (a passage that runs
-# over a page break is cited on the page where it starts); measured on the Contoso PDFs: 300/600/1500
-# gave MRR@10 0.51/0.55/0.53 against 0.49 without
-NEXT_PAGE_CARRY = 600
 
 
 def rejoin_compounds(text: str) -> str:
@@ -39,26 +36,19 @@ def _looks_like_heading(line: str, next_line: str | None) -> bool:
     return next_line is not None and len(next_line.split()) > len(words)
 
 
-def _carry_next_page(sections: list[Section], page_lines: dict[int, list[str]], chars: int) -> list[Section]:
-    """The last section of a page also carries the first lines of the next page (up to ``chars``
-    characters, whole lines): a passage that runs over a page break is found on the page where it
-    starts, as well as on the next page."""
-    if chars <= 0:
-        return sections
-    last_of_page = {s.page: i for i, s in enumerate(sections)}
-    out = list(sections)
-    for page, i in last_of_page.items():
-        taken: list[str] = []
-        size = 0
-        for line in page_lines.get((page or 0) + 1, []):
-            if size and size + len(line) > chars:
-                break
-            taken.append(line)
-            size += len(line) + 1
-        if taken:
-            s = out[i]
-            out[i] = Section(s.headings, tidy(s.text + "\n" + "\n".join(taken)), page=s.page)
-    return out
+def _section(heading: tuple[str, ...], lines: list[str], breaks: list[tuple[int, int]], page: int) -> Section:
+    """``lines`` under ``heading``, starting on ``page``; ``breaks``: (index of the first line of a
+    later page, that page)."""
+    offsets: list[int] = []
+    position = 0
+    for line in lines:
+        offsets.append(position)
+        position += len(line) + 1
+    starts: dict[int, int] = {}
+    for index, number in breaks:
+        if 0 < index < len(lines):
+            starts[offsets[index]] = number  # an empty page in between: the later page wins
+    return Section(heading, "\n".join(lines), page=page, page_starts=tuple(sorted(starts.items())))
 
 
 def convert_pdf(data: bytes, path: str) -> ParsedDocument:
@@ -82,9 +72,13 @@ def convert_pdf(data: bytes, path: str) -> ParsedDocument:
     except Exception:
         meta_title = ""
 
+    # A section runs on over page breaks (a passage cut by a break stays whole); each chunk is cited
+    # on the page where its text starts (Section.page_starts).
     sections: list[Section] = []
-    page_lines: dict[int, list[str]] = {}
     heading: tuple[str, ...] = ()
+    buffer: list[str] = []
+    breaks: list[tuple[int, int]] = []
+    buffer_page = 1
     first_line: str | None = None
     for number, page in enumerate(pages, start=1):
         try:
@@ -93,24 +87,25 @@ def convert_pdf(data: bytes, path: str) -> ParsedDocument:
             log.warning("pdf page unreadable", extra={"path": path, "page": number, "error": str(exc)})
             continue
         lines = [ln for ln in tidy(raw).split("\n") if ln and not _PAGE_NO.match(ln)]
-        page_lines[number] = lines
-        buffer: list[str] = []
+        if buffer:
+            breaks.append((len(buffer), number))
         for i, line in enumerate(lines):
             if first_line is None:
                 first_line = line
             nxt = lines[i + 1] if i + 1 < len(lines) else None
             if _looks_like_heading(line, nxt):
                 if buffer:
-                    sections.append(Section(heading, tidy("\n".join(buffer)), page=number))
-                    buffer = []
+                    sections.append(_section(heading, buffer, breaks, buffer_page))
+                    buffer, breaks = [], []
                 heading = (line,)
             else:
+                if not buffer:
+                    buffer_page = number
                 buffer.append(line)
-        if buffer:
-            sections.append(Section(heading, tidy("\n".join(buffer)), page=number))
+    if buffer:
+        sections.append(_section(heading, buffer, breaks, buffer_page))
     if not sections:
         raise ConversionError("no extractable text (a scanned PDF needs OCR first)")
-    sections = _carry_next_page(sections, page_lines, NEXT_PAGE_CARRY)
     # Generated PDFs rarely carry a title; a descriptive file name beats a running header line.
     from_name = title_from_path(path)
     title = meta_title if len(meta_title) > 3 else from_name if len(from_name.split()) >= 2 else first_line or from_name

@@ -153,3 +153,46 @@ def test_keyword_postings_follow_the_current_chunks(settings, sessions, embed, p
     service = SearchService(settings, settings.database_url.get_secret_value())
     top = service.search("can I bring my dog to the office", k=3).results[0]
     assert "Dogs are welcome" in top.text
+
+
+def _document_terms_mismatches(sessions) -> int:
+    """Rows of document_terms (and documents.term_total) that differ from the current chunks' postings."""
+    with sessions() as s:
+        return s.execute(
+            text(
+                "WITH want AS (SELECT c.document_id, ct.lexeme, sum(ct.tf)::real AS tf FROM chunks c "
+                "JOIN chunk_terms ct ON ct.chunk_id = c.id WHERE c.is_current GROUP BY 1, 2), "
+                "diff AS ((SELECT * FROM want EXCEPT SELECT * FROM document_terms) "
+                "UNION ALL (SELECT * FROM document_terms EXCEPT SELECT * FROM want)) "
+                "SELECT (SELECT count(*) FROM diff) + (SELECT count(*) FROM documents d WHERE abs(d.term_total - "
+                "coalesce((SELECT sum(tf) FROM want w WHERE w.document_id = d.id), 0)) > 0.01)"
+            )
+        ).scalar_one()
+
+
+def test_document_terms_follow_the_current_chunks(settings, sessions, embed, policies) -> None:
+    ingest_folder(settings, sessions, embed, policies)
+    with sessions() as s:
+        assert s.execute(text("SELECT count(*) FROM document_terms")).scalar_one() > 100
+    assert _document_terms_mismatches(sessions) == 0
+
+    target = policies / "remote-work-policy.md"
+    target.write_text(target.read_text() + "\n\n## Pets\n\nDogs are welcome in the Austin office on Fridays.\n")
+    (policies / "employee-assistance-program.md").unlink()
+    ingest_folder(settings, sessions, embed, policies)
+    assert _document_terms_mismatches(sessions) == 0
+    with sessions() as s:
+        dog = s.execute(
+            text(
+                "SELECT d.path, t.tf FROM document_terms t JOIN documents d ON d.id = t.document_id "
+                "WHERE t.lexeme = 'dog'"
+            )
+        ).all()
+        removed = s.execute(
+            text(
+                "SELECT count(*) FROM document_terms t JOIN documents d ON d.id = t.document_id "
+                "WHERE d.path = 'employee-assistance-program.md'"
+            )
+        ).scalar_one()
+    assert [row[0] for row in dog] == ["remote-work-policy.md"]
+    assert removed == 0

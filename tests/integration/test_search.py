@@ -123,3 +123,29 @@ def test_cli_rejects_unknown_country(settings, monkeypatch) -> None:
     result = CliRunner().invoke(app, ["search", "vacation", "--country", "Atlantis"])
     assert result.exit_code == 2
     assert "unknown country" in result.output
+
+
+def test_question_naming_one_of_two_twin_documents_gets_that_one(settings, sessions, embed, tmp_path) -> None:
+    """Two plan booklets with the same title and the same "Hearing care" section: only the words
+    each uses elsewhere tell them apart, and the question names its plan."""
+    hearing = (
+        "## Hearing care\n\nThe plan covers hearing tests, hearing aids and cochlear implants once every three years.\n"
+    )
+    booklets = {
+        "standard.md": "The Northwind Standard plan is our basic plan. Northwind Standard covers medical and vision "
+        "care; Standard members pay a copay for specialist visits.",
+        "plus.md": "The Northwind Health Plus plan is our comprehensive plan. Health Plus covers medical, vision and "
+        "dental care; Plus members pay no copay for specialist visits.",
+    }
+    for name, about in booklets.items():
+        (tmp_path / name).write_text(f"---\ntitle: Benefits details\n---\n\n## About your plan\n\n{about}\n\n{hearing}")
+    ingest_folder(settings, sessions, embed, tmp_path, source="plans")
+    service = SearchService(settings, settings.database_url.get_secret_value())
+    for question, expected in (
+        ("does the Northwind Standard plan cover hearing aids", "standard.md"),
+        ("does Northwind Health Plus cover hearing aids", "plus.md"),
+    ):
+        results = service.search(question, k=4).results
+        hearing_order = [r.path for r in results if r.heading_path == "Hearing care"]
+        assert hearing_order[0] == expected, question
+        assert results[0].path == expected, question

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from retrieval.audience import countries_in_text, resolve_audience
-from retrieval.query import Glossary, Speller, analyze, damerau_levenshtein, merge_countries
+from retrieval.query import Glossary, Speller, analyze, damerau_levenshtein, merge_countries, split_file_names
+from retrieval.search_store import document_posterior
 
 
 @pytest.mark.parametrize(
@@ -63,3 +64,25 @@ def test_analyze_keeps_country_words_and_expands() -> None:
     assert "poland" not in q.corrections  # country names are never "corrected" into other countries
     assert q.countries == ("PL",)
     assert "paid time off" in q.embedding_text and "paid time off" in q.keyword_text
+
+
+def test_file_names_in_questions_become_words() -> None:
+    q = analyze("coinsurance according to the Northwind_Health_Plus_Benefits_Details.pdf?", Glossary({}), None)
+    assert "Northwind Health Plus Benefits Details" in q.keyword_text
+    assert q.original.endswith("Details.pdf?")
+    assert (
+        split_file_names("see time-off_policy.docx and U.S. rules, 3.5 days")
+        == "see time-off policy and U.S. rules, 3.5 days"
+    )
+
+
+def test_document_posterior_prefers_the_document_that_uses_the_question_words() -> None:
+    counts = {1: {"northwind": 90.0, "standard": 60.0, "hear": 5.0}, 2: {"northwind": 95.0, "plus": 70.0, "hear": 5.0}}
+    totals = {1: 3000.0, 2: 3100.0}
+    standard = document_posterior(counts, totals, ["northwind", "standard", "hear"])
+    plus = document_posterior(counts, totals, ["northwind", "plus", "hear"])
+    assert standard[1] > 0.75 > 0.25 > standard[2] and plus[2] > 0.75 > 0.25 > plus[1]
+    assert abs(sum(standard.values()) - 1.0) < 1e-9
+    # words no candidate holds say nothing; one candidate is certain
+    assert document_posterior(counts, totals, ["gelato"]) == {1: 0.5, 2: 0.5}
+    assert document_posterior({1: counts[1]}, {1: 3000.0}, ["standard"]) == {1: 1.0}

@@ -44,3 +44,30 @@ def test_sections_are_not_mixed(counter: TokenCounter) -> None:
     doc = ParsedDocument("T", [Section(("A",), "alpha text"), Section(("B",), "beta text")])
     chunks = Chunker(counter).chunk(doc)
     assert [(c.headings, c.body) for c in chunks] == [(("A",), "alpha text"), (("B",), "beta text")]
+
+
+def test_a_passage_over_a_page_break_is_one_chunk_cited_where_it_starts(counter: TokenCounter) -> None:
+    first = "Balance billing is when a provider bills you for the difference."
+    second = "You are protected from balance billing when visiting in-network providers."
+    text = f"{first}\n{second}"
+    section = Section(("Balance billing",), text, page=7, page_starts=((len(first) + 1, 8),))
+    assert section.segments() == [(first + "\n", 7), (second, 8)]
+    (chunk,) = Chunker(counter).chunk(ParsedDocument("Plan", [section]))
+    assert (chunk.page, chunk.page_end) == (7, 8) and chunk.body == text
+
+
+def test_chunks_after_a_page_break_start_on_the_next_page(counter: TokenCounter) -> None:
+    sentences = [f"Rule number {i} of the travel policy explains how to book a trip." for i in range(40)]
+    half = "\n".join(sentences[:20])
+    section = Section(("Travel",), half + "\n" + "\n".join(sentences[20:]), page=3, page_starts=((len(half) + 1, 4),))
+    chunks = Chunker(counter, max_tokens=64).chunk(ParsedDocument("T", [section]))
+    assert chunks[0].page == 3 and chunks[-1].page == 4 and chunks[-1].page_end == 4
+    for c in chunks:
+        assert c.page is not None and c.page_end is not None and c.page <= c.page_end <= c.page + 1
+        if "Rule number 0 " in c.body:
+            assert c.page == 3
+        if "Rule number 39 " in c.body:
+            assert c.page == 4
+    spanning = [c for c in chunks if c.page != c.page_end]
+    assert len(spanning) <= 1
+    assert all("Rule number 19 " in c.body and "Rule number 20 " in c.body for c in spanning)
