@@ -42,6 +42,7 @@ HELP_TEXT = (
     'Managers can ask about their direct reports ("how much vacation does Anna have left?").'
 )
 GREETING_TEXT = "Hi! Ask me about leave, benefits, expenses or any other HR policy, or about your own leave balance."
+THREAD_LOOKBACK = 20  # the asker's latest audit rows searched for earlier turns of the same thread
 REFUSAL_TEXT = (
     "I can only share your own HR figures (managers: those of their direct reports). Ask me about yours, or ask HR."
 )
@@ -106,7 +107,8 @@ class Engine:
         started = time.perf_counter()
         asker = asker_record or self.identify(question.asker, session=session)
         intent = classify(question.text)
-        answer = self._answer(question, intent, asker, session=session)
+        thread = self.recent_thread(question, session=session) if not (intent.greeting or intent.help) else []
+        answer = self._answer(question, intent, asker, thread, session=session)
         latency = (time.perf_counter() - started) * 1000
         entry = audit.append(self._audit_record(question, asker, answer, latency), session=session)
         return _with(answer, audit_id=entry.id, latency_ms=round(latency, 1))
@@ -118,6 +120,25 @@ class Engine:
         if asker.surface == "teams":
             return store.employee_by_teams_id(asker.user_id, session=session)
         return store.employee_by_email(asker.user_id, session=session)
+
+    def recent_thread(self, question: Question, *, session: Session) -> list[str]:
+        """The asker's earlier turns in this chat thread, oldest first, for the LLM prompt (only with
+        ``HRBOT_GENERATOR=openai`` and on a surface with threads): their questions, and the answers
+        that held no personal figures (an answer may be posted where others read it), without the
+        sources list. Read from the audit log, which records every turn with its thread; other people's
+        turns are never included. The generator keeps the newest that fit its share of the budget."""
+        if self.llm is None or not question.thread:
+            return []
+        entries = audit.list_entries(session=session, user=question.asker.user_id, limit=THREAD_LOOKBACK)
+        turns: list[str] = []
+        for e in reversed(entries):  # oldest first
+            if (e.surface, e.channel, e.thread) != (question.asker.surface, question.channel, question.thread):
+                continue
+            turns.append(f"Asker: {' '.join(e.question.split())}")
+            if e.kind == "answer" and not e.lookups:
+                body = e.answer_text.partition("\n\nSources:\n")[0]
+                turns.append(f"You: {' '.join(body.split())}")
+        return turns
 
     # --- policy ----------------------------------------------------------------------------------
 
@@ -173,13 +194,15 @@ class Engine:
 
     # --- the parts ---------------------------------------------------------------------------------
 
-    def _answer(self, question: Question, intent: Intent, asker: Person | None, *, session: Session) -> Answer:
+    def _answer(
+        self, question: Question, intent: Intent, asker: Person | None, thread: Sequence[str], *, session: Session
+    ) -> Answer:
         if intent.greeting:
             return Answer("greeting", GREETING_TEXT)
         if intent.help:
             return Answer("help", HELP_TEXT)
         if not intent.personal:
-            return self._policy_answer(question.text, asker)
+            return self._policy_answer(question.text, asker, thread)
         if asker is None:
             return Answer(
                 "unknown_user",
@@ -203,7 +226,7 @@ class Engine:
             policy_text = f"I couldn't find what the policy says about the rest; please ask {self.settings.hr_contact}."
         else:
             own = found.lines if subject.id == asker.id else ()  # only ever the asker's own figures
-            policy_text, citations, generation = self._written(question.text, policy, own)
+            policy_text, citations, generation = self._written(question.text, policy, own, thread)
         return GeneratedAnswer(
             kind,
             f"{personal_text}\n{policy_text}",
@@ -215,7 +238,7 @@ class Engine:
             generation=generation,
         )
 
-    def _policy_answer(self, text: str, asker: Person | None) -> Answer:
+    def _policy_answer(self, text: str, asker: Person | None, thread: Sequence[str] = ()) -> Answer:
         policy = self.policy(text, asker)
         c = policy.composition
         if c.abstain:
@@ -226,7 +249,7 @@ class Engine:
                 confidence=round(c.confidence, 3),
                 retrieved_chunk_ids=policy.retrieved_chunk_ids,
             )
-        text_, citations, generation = self._written(text, policy)
+        text_, citations, generation = self._written(text, policy, (), thread)
         return GeneratedAnswer(
             "policy",
             text_,
@@ -237,14 +260,17 @@ class Engine:
         )
 
     def _written(
-        self, text: str, policy: PolicyResult, own_figures: Sequence[str] = ()
+        self, text: str, policy: PolicyResult, own_figures: Sequence[str] = (), thread: Sequence[str] = ()
     ) -> tuple[str, Sequence[Citation], dict[str, Any] | None]:
         """The policy part of an answer: the LLM's (HRBOT_GENERATOR=openai), checked, or the
-        extractive quotes when there is no LLM or it failed; with what the audit row records."""
+        extractive quotes when there is no LLM or it failed; with what the audit row records.
+        ``thread``: the recent turns (:meth:`recent_thread`), fitted to the prompt budget here."""
         c = policy.composition
         if self.llm is None:
             return c.text, c.citations, None
-        generated = self.llm.generate(text, self.llm.context(c, policy.context), own_figures=own_figures)
+        turns = self.llm.thread(thread)
+        context = self.llm.context(c, policy.context, thread=turns)
+        generated = self.llm.generate(text, context, own_figures=own_figures, thread=turns)
         if generated.text is None:
             return c.text, c.citations, generated.audit()
         return generated.text, generated.citations, generated.audit()

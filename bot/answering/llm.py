@@ -24,7 +24,7 @@ from haystack.components.generators.chat import OpenAIChatGenerator
 from haystack.utils import Secret
 
 from bot.answering import prompt
-from bot.answering.budget import Context, fit
+from bot.answering.budget import Context, count_tokens, fit, fit_thread
 from bot.answering.models import Citation, Composition
 from hr.settings import Settings
 
@@ -100,9 +100,16 @@ class LLMGenerator:
             self._pool = ThreadPoolExecutor(_CALL_THREADS, thread_name_prefix="hrbot-llm")
             self._client = client
 
-    def context(self, extractive: Composition, wider: Composition | None) -> Context:
-        """The extractive answer's sentences first, then the wider ranking, within the budget."""
-        return fit([extractive, *([wider] if wider else [])], self.budget_tokens)
+    def thread(self, turns: Sequence[str]) -> list[str]:
+        """The last turns of the conversation that fit their share of the budget, oldest first."""
+        return fit_thread(turns, self.budget_tokens)
+
+    def context(self, extractive: Composition, wider: Composition | None, *, thread: Sequence[str] = ()) -> Context:
+        """The extractive answer's sentences first, then the wider ranking (one sentence for every
+        retrieved document before second ones), within the budget less what ``thread`` (as fitted
+        by :meth:`thread`) takes."""
+        spent = sum(count_tokens(t) + 1 for t in thread)
+        return fit([extractive, *([wider] if wider else [])], max(self.budget_tokens - spent, 0))
 
     def generate(
         self,

@@ -1,8 +1,11 @@
 """A fake OpenAI-compatible chat API on loopback: ``POST /v1/chat/completions``, non-streaming JSON
 with ``usage`` tokens, as the ``openai`` client (and so Haystack's ``OpenAIChatGenerator``) speaks it.
 
-Records every request body. ``reply`` decides the answer from the request (default: the first
-source line of the prompt, cited ``[1]``). ``fail(429)``/``fail(500)`` and ``hang(seconds)`` act on
+Records every request body. ``reply`` decides the answer from the request. The default,
+:func:`cite_best_overlap`, is a deterministic stand-in for a model (no model runs here): it answers
+with the first line of the source whose text covers the most of the question's words, cited by its
+number, or says it does not know when no source shares a word with the question.
+:func:`cite_first_source` always cites ``[1]``. ``fail(429)``/``fail(500)`` and ``hang(seconds)`` act on
 the next calls. Tokens are counted with ``bot.answering.budget.count_tokens``.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bot.answering.budget import count_tokens
+from bot.answering.sentences import content_stems
 
 Reply = Callable[[dict[str, Any]], str]
 
@@ -36,10 +41,42 @@ def cite_first_source(body: dict[str, Any]) -> str:
     return f"According to the policy: {lines[start + 1].removeprefix('- ')} [1]"
 
 
+_SOURCE = re.compile(r"^\[(\d+)\] ", re.MULTILINE)
+
+
+def prompt_sources(text: str) -> tuple[str, dict[int, str]]:
+    """The question of a prompt and its numbered sources (label and text) as ``messages`` renders them."""
+    question = next((line.removeprefix("Question: ") for line in text.split("\n") if line.startswith("Question: ")), "")
+    _, _, listing = text.partition("\nSources (quoted documents):\n")
+    marks = list(_SOURCE.finditer(listing))
+    sources: dict[int, str] = {}
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(listing)
+        sources.setdefault(int(mark.group(1)), listing[mark.end() : end].strip())
+    return question, sources
+
+
+def cite_best_overlap(body: dict[str, Any]) -> str:
+    """A deterministic stand-in for a model: the first line under the source that contains the
+    most distinct content words (stemmed) of the question, cited; the lower number on a tie."""
+    question, sources = prompt_sources(prompt_of(body))
+    wanted = set(content_stems(question))
+    best, covered = 0, 0
+    for n, text in sorted(sources.items()):
+        found = len(wanted & set(content_stems(text)))
+        if found > covered:
+            best, covered = n, found
+    if not best:
+        return "I don't know; please ask HR."
+    lines = [line for line in sources[best].split("\n")[1:] if line.strip()]
+    quoted = lines[0].removeprefix("- ").strip() if lines else sources[best].split("\n")[0]
+    return f"According to the policy: {quoted} [{best}]"
+
+
 @dataclass
 class FakeOpenAI:
     model: str = "fake-llm-1"
-    reply: Reply = cite_first_source
+    reply: Reply = cite_best_overlap
     requests: list[dict[str, Any]] = field(default_factory=list)
     _actions: list[tuple[str, float]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import personal
+from bot.answering.budget import THREAD_SHARE, count_tokens
 from bot.answering.prompt import RULES
 from bot.engine import Engine
 from bot.intent import classify
@@ -164,3 +165,37 @@ def test_a_document_cannot_make_the_model_reveal_another_employee(engine, sessio
         assert line not in user["content"]
     assert anna.email not in user["content"]
     assert "Leave Balance Lookups" in user["content"]  # the injected document was among the sources
+
+
+def ask_in_thread(engine: Engine, session: Session, who: Person, text: str, thread: str) -> Answer:
+    assert who.slack_user_id
+    question = Question(text, Asker("slack", who.slack_user_id), channel="C-HR", thread=thread, private=False)
+    return engine.answer(question, session=session)
+
+
+def test_the_recent_thread_reaches_the_model_within_the_budget(engine, session, people, fake) -> None:
+    lukas, anna = people["lukas"], people["anna"]
+    first = ask_in_thread(engine, session, lukas, "can I carry unused vacation days over into next year?", "T-1")
+    ask_in_thread(engine, session, anna, "what is the hotel limit when travelling?", "T-1")  # someone else
+    ask_in_thread(engine, session, lukas, "how much is the home office allowance?", "T-other")  # another thread
+    fake.requests.clear()
+    ask_in_thread(engine, session, lukas, "and how many vacation days do I get?", "T-1")
+    user = fake.requests[-1]["messages"][1]["content"]
+    earlier = first.text.partition("\n\nSources:\n")[0]
+    assert "Recent conversation:\nAsker: can I carry unused vacation days over into next year?\nYou: " in user
+    assert " ".join(earlier.split())[:40] in user and "Sources:\n" not in user.partition("Question: ")[0]
+    assert "hotel limit" not in user and "home office" not in user  # other people's turns, other threads
+    thread_part = user.partition("Recent conversation:\n")[2].partition("\n\nQuestion: ")[0]
+    assert count_tokens(thread_part) <= engine.settings.llm_prompt_budget_tokens * THREAD_SHARE
+    sources = user.partition("Sources (quoted documents):\n")[2]
+    assert count_tokens(thread_part) + count_tokens(sources) <= engine.settings.llm_prompt_budget_tokens
+
+
+def test_a_personal_answer_stays_out_of_the_thread(engine, session, people, fake) -> None:
+    alice = people["alice"]
+    ask_in_thread(engine, session, alice, "how many vacation days do I have left?", "T-2")
+    fake.requests.clear()
+    ask_in_thread(engine, session, alice, "can I carry unused vacation days over into next year?", "T-2")
+    user = fake.requests[-1]["messages"][1]["content"]
+    assert "Asker: how many vacation days do I have left?" in user
+    assert "You:" not in user  # the figures of the earlier answer are not repeated to the model

@@ -7,6 +7,18 @@ import re
 import pytest
 
 from bot.answering import ABSTAIN_TEXT, compose, query_terms
+from bot.answering.budget import (
+    THREAD_SHARE,
+    Context,
+    clip,
+    context_sentences,
+    count_tokens,
+    fit,
+    fit_thread,
+    whole_chunks,
+)
+from bot.answering.llm import LLMGenerator
+from bot.answering.prompt import messages
 from bot.answering.scoring import (
     AnswerOutcome,
     contains,
@@ -15,7 +27,9 @@ from bot.answering.scoring import (
     score_answers,
 )
 from bot.answering.sentences import content_stems, split_sentences, split_units, stem
+from hr.settings import Settings
 from retrieval.pipeline import SearchResult
+from tests.fakes.openai_api import cite_best_overlap
 
 PARENTAL = """## Parental leave
 
@@ -460,3 +474,109 @@ def test_sentences_about_another_employer_give_way_to_the_askers() -> None:
     question = "can I carry over unused vacation days?"
     picked = compose(question, [result(1, text)], max_sentences=1, threshold=0.0, entities=["Acme Ltd"])
     assert "Acme Ltd" in picked.sentences[0].text
+
+
+# --- the LLM's context budget ----------------------------------------------------------------------
+
+FILLER = (
+    "Team members should read the whole page before asking their manager about it. "
+    "The policy is reviewed every year by the People team and changes are announced in Slack. "
+    "Questions about payroll go to the payroll team, not to this page. "
+)
+DOCUMENTS = [
+    PARENTAL,
+    SICK,
+    TRAVEL,
+    "# Time off\n\nTeam members are entitled to 25 vacation days per calendar year. " + FILLER,
+    "# Holidays\n\nEvery office observes its local public holidays. " + FILLER,
+]
+
+
+def five_documents() -> list[SearchResult]:
+    """The top five results, each from its own document (chunk 110 is document 11, ...), long."""
+    return [result(i, text + "\n\n" + FILLER, chunk_id=100 + 10 * i) for i, text in enumerate(DOCUMENTS, start=1)]
+
+
+def budgeted(question: str, results: list[SearchResult], budget: int) -> Context:
+    extractive = compose(question, results, threshold=0.0)
+    return fit([extractive, context_sentences(question, results)], budget)
+
+
+def test_every_retrieved_document_keeps_a_sentence_within_the_budget() -> None:
+    results = five_documents()
+    question = "how many weeks of paid parental leave do I get?"
+    context = budgeted(question, results, 180)
+    assert {s.citation.document_id for s in context.sources} == {r.document_id for r in results}
+    assert context.tokens <= 180
+    whole = whole_chunks(results)
+    assert len(whole.sources) == 5 and whole.tokens > 3 * context.tokens
+    # the answer's own sentence is there, under the parental-leave source
+    parental = next(s for s in context.sources if s.citation.chunk_id == 110)
+    assert any("16 weeks" in text for text in parental.sentences)
+
+
+def test_a_tight_budget_clips_sentences_rather_than_dropping_documents() -> None:
+    results = five_documents()
+    question = "how many weeks of paid parental leave do I get?"
+    roomy = budgeted(question, results, 400)
+    tight = budgeted(question, results, 170)
+    assert len({s.citation.document_id for s in tight.sources}) == 5
+    assert tight.tokens <= 170 < roomy.tokens
+    assert any(text.endswith(" …") for s in tight.sources for text in s.sentences)
+
+
+def test_sources_are_numbered_in_retrieval_order_with_short_labels() -> None:
+    results = five_documents()
+    context = budgeted("do I need a sick note from a doctor?", results, 180)
+    ranks = [next(r.rank for r in results if r.chunk_id == s.citation.chunk_id) for s in context.sources]
+    assert ranks == sorted(ranks) and [s.n for s in context.sources] == list(range(1, len(ranks) + 1))
+    assert all(s.citation.n == s.n for s in context.sources)
+    assert context.sources[0].header() == "[1] Handbook page 110 › Leave"  # no link in the prompt
+    assert "https://" not in context.render()
+
+
+def test_second_sentences_only_after_every_document_has_one() -> None:
+    results = five_documents()
+    context = budgeted("how many weeks of paid parental leave do I get?", results, 400)
+    assert len({s.citation.document_id for s in context.sources}) == 5
+    assert sum(len(s.sentences) for s in context.sources) > 5
+
+
+def test_clip_cuts_at_a_word_within_the_tokens() -> None:
+    text = "Team members are entitled to twenty-five vacation days per calendar year, taken in blocks."
+    assert clip(text, 100) == text
+    short = clip(text, 8)
+    assert short.endswith(" …") and count_tokens(short) <= 8 and text.startswith(short.removesuffix(" …"))
+
+
+def test_the_thread_keeps_the_newest_turns_within_its_share() -> None:
+    turns = [f"Asker: question number {i} about parental leave in Germany and the UK" for i in range(8)]
+    kept = fit_thread(turns, 180)
+    assert kept and kept[-1] == turns[-1] and kept == turns[-len(kept) :]
+    assert sum(count_tokens(t) + 1 for t in kept) <= 180 * THREAD_SHARE
+    assert len(fit_thread([FILLER * 5], 400)[0]) < len(FILLER * 5)  # one long turn is clipped
+
+
+def test_the_thread_is_taken_out_of_the_context_budget() -> None:
+    results = five_documents()
+    question = "how many weeks of paid parental leave do I get?"
+    generator = LLMGenerator(Settings(llm_prompt_budget_tokens=240))
+    extractive = compose(question, results, threshold=0.0)
+    wider = context_sentences(question, results)
+    thread = generator.thread(["Asker: what is the parental leave policy?", "You: GitLab offers 16 weeks [1]."])
+    alone, shared = generator.context(extractive, wider), generator.context(extractive, wider, thread=thread)
+    spent = sum(count_tokens(t) + 1 for t in thread)
+    assert thread and shared.tokens + spent <= 240 and shared.tokens < alone.tokens
+    user = messages(question, shared, thread=thread)[1].text or ""
+    assert "Recent conversation:\nAsker: what is the parental leave policy?\nYou: GitLab offers" in user
+    assert user.index("Recent conversation:") < user.index("Question: ") < user.index("Sources (quoted documents):")
+
+
+def test_the_fake_model_cites_the_source_that_covers_the_question() -> None:
+    results = five_documents()
+    question = "do I need a sick note from a doctor?"
+    context = budgeted(question, results, 180)
+    body = {"messages": [{"role": m.role.value, "content": m.text} for m in messages(question, context)]}
+    reply = cite_best_overlap(body)
+    cited = int(reply.rsplit("[", 1)[1].rstrip("]"))
+    assert context.citation(cited) is not None and context.citation(cited).chunk_id == 120  # the SICK chunk
