@@ -14,7 +14,15 @@ and the CPU the bot process used. Target (the issue): every event answered exact
 <= 300 ms; answer posted p95 <= 1.5 s (2 cores, loopback).
 
     python benchmarks/slack_load.py [--events 200] [--senders 50] [--retries 10] [--pace 0] [--no-cache]
-                                    [--backlog N] [--listener-workers N]
+                                    [--backlog N] [--listener-workers N] [--processes N] [--profile PATH]
+
+Before the burst, two warm-up questions (one drawn like the burst's, one public-holidays question
+worded unlike any of the burst's) take first-use costs (imports, holiday calendars) out of the
+figures. The fake Slack Web API speaks HTTP/1.1 with kept-alive connections, as Slack's does; the
+events are still signed and sent one connection each. CPU is reported per delivery for the bot, the
+load generator + fake Slack, and the embedded PostgreSQL (user + kernel time from /proc), since they
+share the machine. ``--profile PATH`` records the bot with py-spy (GIL-holding samples, collapsed
+stacks, ``PATH.<n>``; ``pip install py-spy``); ``HRBOT_BENCH_THREADS=1`` prints CPU by bot thread.
 
 ``--backlog`` and ``--listener-workers`` are experiments that patch the running bot (the listen
 backlog of make_server's socket, Bolt's listener thread pool); the defaults measure the bot as built.
@@ -28,6 +36,8 @@ import logging
 import multiprocessing
 import os
 import random
+import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -40,6 +50,7 @@ from datetime import date
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from _common import ROOT, fresh_database, pct
 from slack_sdk.signature import SignatureVerifier
@@ -85,6 +96,7 @@ POLICY_QUESTIONS = [
     "how long is maternity leave in the UK?",
     "how many days of annual leave do employees in Germany get?",
 ]
+WARM_UP_HOLIDAYS = "which upcoming public holidays are there?"
 
 
 @dataclass
@@ -121,7 +133,11 @@ class Recorder:
 
 def start_fake() -> tuple[FakeSlack, ThreadingHTTPServer]:
     fake = FakeSlack(bot_user_id=BOT)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake), bind_and_activate=False)
+
+    class KeepAlive(_handler(fake)):  # type: ignore[misc]  # as Slack's API does: HTTP/1.1, connections kept open
+        protocol_version = "HTTP/1.1"
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive, bind_and_activate=False)
     server.daemon_threads = True
     server.request_queue_size = 256
     server.server_bind()
@@ -252,13 +268,33 @@ def serve_bot(
     server.serve_forever(poll_interval=0.05)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
+def cpu_seconds(pid: int, which: slice = slice(11, 13), path: Path | None = None) -> float:
+    """User + system CPU time of a process so far (Linux /proc); ``which=SYSTEM``: the system part."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = (path or Path(f"/proc/{pid}/stat")).read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[which]) / os.sysconf("SC_CLK_TCK")
+
+
+SYSTEM = slice(12, 13)
+
+
+def postgres_pids(url: str) -> list[int]:
+    """The embedded server's postmaster and its backends (none for a server of your own)."""
+    host = dict(parse_qsl(urlsplit(url).query)).get("host")
+    try:
+        postmaster = int((Path(str(host)) / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return []
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return [postmaster, *children]
 
 
 def main() -> None:
@@ -273,6 +309,7 @@ def main() -> None:
     parser.add_argument("--listener-workers", type=int, default=0, help="swap Bolt's 5-thread listener pool")
     parser.add_argument("--backlog", type=int, default=0, help="re-listen the bot's socket with this backlog")
     parser.add_argument("--processes", type=int, default=1, help="bot processes sharing the port (SO_REUSEPORT)")
+    parser.add_argument("--profile", type=Path, help="py-spy (collapsed stacks) of the bot during the burst, to here")
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
@@ -308,16 +345,25 @@ def main() -> None:
         holder.close()
     bot_url = f"http://127.0.0.1:{bot_port}/slack/events"
 
-    # one warm-up question through the whole path (first-use costs out of the figures)
+    # warm-up questions through the whole path (first-use costs out of the figures: imports, the holiday
+    # calendars): one drawn like the burst's first, and one public-holidays question worded unlike any of them
     warm = make_events(1, people, rng)[0]
     warm.body = warm.body.replace("EvBENCH00000", "EvWARMUP0000").replace(warm.ts, "1.000001")
-    post(bot_url, warm.body)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not recorder.replies:
-        time.sleep(0.05)
-    time.sleep(0.5)
-    with recorder.lock:
-        recorder.replies.clear()
+    holidays = make_events(2, people, random.Random(0))[1]
+    holidays.body = (
+        holidays.body.replace("EvBENCH00001", "EvWARMUP0001")
+        .replace(holidays.ts, "1.000002")
+        .replace(json.dumps(holidays.question)[1:-1], WARM_UP_HOLIDAYS)
+    )
+    for event in (warm, holidays):
+        post(bot_url, event.body)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not recorder.replies:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        with recorder.lock:
+            recorder.replies.clear()
+    time.sleep(0.3)
 
     events = make_events(args.events, people, rng)
     # each sender's share; a few senders re-send (as Slack retries) an event they sent earlier
@@ -355,9 +401,35 @@ def main() -> None:
     threads = [threading.Thread(target=sender, args=(share,), daemon=True) for share in shares]
     for t in threads:
         t.start()
+    spies = [
+        subprocess.Popen(
+            [
+                *("py-spy", "record", "--pid", str(b.pid), "--rate", "1000", "--format", "raw", "--threads", "--gil"),
+                *("--output", f"{args.profile}.{n}", "--nonblocking"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for n, b in enumerate(bots if args.profile else [])
+    ]
+    if spies:
+        time.sleep(1.0)  # py-spy attached
     gate.wait()
     wall_started = time.monotonic()
-    cpu_started = time.process_time(), sum(cpu_seconds(b.pid or 0) for b in bots)
+    thread_cpu = {
+        task.name: cpu_seconds(0, path=task / "stat")
+        for b in bots
+        for task in Path(f"/proc/{b.pid}/task").iterdir()
+        if os.environ.get("HRBOT_BENCH_THREADS")
+    }
+    database_pids = postgres_pids(url)
+    cpu_started = (
+        time.process_time(),
+        sum(cpu_seconds(b.pid or 0) for b in bots),
+        sum(cpu_seconds(pid) for pid in database_pids),
+        sum(cpu_seconds(b.pid or 0, SYSTEM) for b in bots),
+        os.times().system,
+    )
     for t in threads:
         t.join()
     sent_done = time.monotonic()
@@ -389,6 +461,18 @@ def main() -> None:
     cpu_wall = time.monotonic() - wall_started
     cpu_senders = time.process_time() - cpu_started[0]
     cpu_bot = sum(cpu_seconds(b.pid or 0) for b in bots) - cpu_started[1]
+    cpu_database = sum(cpu_seconds(pid) for pid in database_pids) - cpu_started[2]
+    sys_bot = sum(cpu_seconds(b.pid or 0, SYSTEM) for b in bots) - cpu_started[3]
+    sys_senders = os.times().system - cpu_started[4]
+    if os.environ.get("HRBOT_BENCH_THREADS"):  # CPU by thread of the bot processes (Linux /proc)
+        for b in bots:
+            per = {task.name: cpu_seconds(0, path=task / "stat") for task in Path(f"/proc/{b.pid}/task").iterdir()}
+            during = {tid: cpu - thread_cpu.get(tid, 0.0) for tid, cpu in per.items()}
+            busy = sorted((round(v, 2) for v in during.values() if v), reverse=True)
+            print("  bot threads' CPU in the burst (s):", busy)
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)
+        spy.wait()
     time.sleep(2.0)  # anything doubled arrives late
     replies = tally()
 
@@ -435,10 +519,18 @@ def main() -> None:
         f"{once / max(answered_at - wall_started, 1e-9):.1f} answers/s; "
         f"CPU: bot processes ({len(bots)}) {cpu_bot:.1f} s ({100 * cpu_bot / max(cpu_wall, 1e-9):.0f}%), "
         f"senders+fake Slack {cpu_senders:.1f} s ({100 * cpu_senders / max(cpu_wall, 1e-9):.0f}%), "
-        f"{os.cpu_count()} cores"
+        f"PostgreSQL {cpu_database:.1f} s, {os.cpu_count()} cores"
+    )
+    requests = len(events) + len(retry_acks)
+    print(
+        f"  CPU per delivery: bot {1000 * cpu_bot / requests:.1f} ms, senders+fake Slack "
+        f"{1000 * cpu_senders / requests:.1f} ms, PostgreSQL {1000 * cpu_database / requests:.1f} ms "
+        f"(of which kernel: bot {1000 * sys_bot / requests:.1f} ms, "
+        f"senders+fake {1000 * sys_senders / requests:.1f} ms)"
     )
     engine_file = Path(base_settings["data_dir"]) / "engine_ms.txt"
-    engine_ms = [float(x) for x in engine_file.read_text().split()[1:]] if engine_file.exists() else []  # not warm-up
+    # (not the two warm-ups)
+    engine_ms = [float(x) for x in engine_file.read_text().split()[2:]] if engine_file.exists() else []
     if engine_ms:
         print(
             f"  engine.answer() under this load p50 {pct(engine_ms, 50):7.1f} ms   p95 {pct(engine_ms, 95):7.1f} ms"

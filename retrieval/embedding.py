@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from typing import Any, overload
 
 from haystack import Document, component, default_from_dict, default_to_dict
@@ -83,7 +85,14 @@ class QueryVector(Sequence[float]):
 
 @component
 class CachedQueryEmbedder:
-    """Embeds a query; an LRU cache answers repeated questions without running the model."""
+    """Embeds a query; an LRU cache answers repeated questions without running the model.
+
+    Thread-safe, and questions arriving together share one model call: a question that misses the
+    cache is queued, and the first thread to queue one while no model call runs embeds everything
+    queued, in batches of up to ``max_batch`` (one call for several short queries costs a fraction of
+    several calls), while the others wait for theirs. A question already being embedded is not
+    embedded twice.
+    """
 
     def __init__(
         self,
@@ -91,15 +100,22 @@ class CachedQueryEmbedder:
         device: str = "cpu",
         cache_size: int = 2048,
         threads: int | None = None,
+        max_batch: int = 16,
     ) -> None:
         self.model = model
         self.device = device
         self.cache_size = cache_size
         self.threads = threads
+        self.max_batch = max(1, max_batch)
         self._embedder: SentenceTransformersTextEmbedder | None = None
         self._cache: OrderedDict[str, QueryVector] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pending: dict[str, Future[QueryVector]] = {}  # queued or being embedded
+        self._queue: list[str] = []
+        self._embedding = False  # a thread is draining the queue
         self.hits = 0
         self.misses = 0
+        self.model_calls = 0
 
     def warm_up(self) -> None:
         if self._embedder is None:
@@ -121,24 +137,87 @@ class CachedQueryEmbedder:
 
     @component.output_types(embedding=QueryVector)
     def run(self, text: str) -> dict[str, Any]:
-        cached = self._cache.get(text)
-        if cached is not None:
-            self._cache.move_to_end(text)
-            self.hits += 1
-            return {"embedding": cached}
+        with self._lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                self.hits += 1
+                return {"embedding": cached}
+            future = self._pending.get(text)
+            lead = False
+            if future is None:
+                future = self._pending[text] = Future()
+                self._queue.append(text)
+                lead = not self._embedding
+                self._embedding = True
+        if lead:
+            self._drain()
+        return {"embedding": future.result()}
+
+    def _drain(self) -> None:
+        """Embed what is queued, a batch per model call, until nothing is."""
+        while True:
+            with self._lock:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                if not batch:
+                    self._embedding = False
+                    return
+            try:
+                vectors = [QueryVector(v) for v in self._embed(batch)]
+            except BaseException as exc:
+                stopping = not isinstance(exc, Exception)  # (KeyboardInterrupt...): nobody drains the rest
+                with self._lock:
+                    if stopping:
+                        batch += self._queue
+                        self._queue.clear()
+                        self._embedding = False
+                    failed = [self._pending.pop(t) for t in batch]
+                for future in failed:
+                    future.set_exception(exc)
+                if stopping:
+                    raise
+                continue
+            with self._lock:
+                self.misses += len(batch)
+                self.model_calls += 1
+                done = [(self._pending.pop(t), v) for t, v in zip(batch, vectors, strict=True)]
+                for t, v in zip(batch, vectors, strict=True):
+                    self._cache[t] = v
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            for future, vector in done:
+                future.set_result(vector)
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        """One model call for several queries, encoded exactly as the text embedder encodes one."""
         if self._embedder is None:
             self.warm_up()
-        assert self._embedder is not None
-        embedding = QueryVector(self._embedder.run(text=text)["embedding"])
-        self.misses += 1
-        self._cache[text] = embedding
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return {"embedding": embedding}
+        embedder = self._embedder
+        assert embedder is not None
+        if len(texts) == 1:
+            return [embedder.run(text=texts[0])["embedding"]]
+        if embedder.embedding_backend is None:  # pragma: no cover (warm_up sets it)
+            embedder.warm_up()
+        assert embedder.embedding_backend is not None
+        return embedder.embedding_backend.embed(
+            [embedder.prefix + t + embedder.suffix for t in texts],
+            batch_size=max(embedder.batch_size, len(texts)),
+            show_progress_bar=False,
+            normalize_embeddings=embedder.normalize_embeddings,
+            precision=embedder.precision,
+            quantization_ranges=embedder.quantization_ranges,
+            **(embedder.encode_kwargs or {}),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(
-            self, model=self.model, device=self.device, cache_size=self.cache_size, threads=self.threads
+            self,
+            model=self.model,
+            device=self.device,
+            cache_size=self.cache_size,
+            threads=self.threads,
+            max_batch=self.max_batch,
         )
 
     @classmethod

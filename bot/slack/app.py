@@ -30,6 +30,7 @@ from bot.slack import admin, handlers, home
 from bot.slack.handlers import Ack, Deps, Respond
 from bot.slack.identity import SlackIdentity
 from bot.slack.render import ACTION_FEEDBACK_DOWN, ACTION_FEEDBACK_UP, ACTION_TALK_TO_HR
+from bot.slack.webapi import KeepAliveWebClient
 from hr.db import make_sessionmaker
 from hr.settings import Settings
 
@@ -45,10 +46,10 @@ class SlackConfigError(ValueError):
 
 
 def web_client(settings: Settings) -> WebClient:
-    """The Web API client: the configured base URL (a fake on loopback in tests), and retries on
-    connection errors and on 429 (honouring Retry-After)."""
+    """The Web API client: the configured base URL (a fake on loopback in tests), persistent
+    connections, and retries on connection errors and on 429 (honouring Retry-After)."""
     token = _required(settings.slack_bot_token, "HRBOT_SLACK_BOT_TOKEN")
-    return WebClient(
+    return KeepAliveWebClient(
         token=token,
         base_url=settings.slack_api_url or WebClient.BASE_URL,
         retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=2)],
@@ -83,6 +84,7 @@ def build_app(
     )
     # retries this process saw are dropped before the ack; the shared check runs after it
     app.middleware(dedupe(TTLSet(LOCAL_SEEN_TTL_S)))
+    app.middleware(shared_client(client))
     register(app, deps)
     home.register(app, deps)
     admin.register(app, deps)
@@ -101,6 +103,17 @@ def dedupe(seen: TTLSet) -> Callable[..., BoltResponse | None]:
             return BoltResponse(status=200, body="")
         next_()
         return None
+
+    return middleware
+
+
+def shared_client(client: WebClient) -> Callable[..., None]:
+    """Global middleware: listeners get the app's own client (its kept-alive connections), not the
+    fresh ``WebClient`` Bolt builds for every request (one token, so nothing per request to keep apart)."""
+
+    def middleware(context: BoltContext, next_: Callable[[], None]) -> None:
+        context["client"] = client
+        next_()
 
     return middleware
 

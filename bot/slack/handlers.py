@@ -187,8 +187,10 @@ def answer_and_reply(client: WebClient, deps: Deps, text: str, where: Where) -> 
         _tell(client, where, ERROR_TEXT)
         return
     blocks = render_answer(answer, audit_id=answer.audit_id)
-    # before the reply goes out: a follow-up can arrive as soon as the asker sees it
-    deps.threads.add(thread_key(where.channel, where.thread))
+    if not where.private:
+        # before the reply goes out: a follow-up can arrive as soon as the asker sees it (only channel
+        # threads are looked up: every DM is answered, so remembering a DM thread is a wasted write)
+        deps.threads.add(thread_key(where.channel, where.thread))
     deps.post(_deliver, client, answer, blocks, where)
 
 

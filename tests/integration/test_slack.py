@@ -412,3 +412,22 @@ def test_seen_events_expire() -> None:
 def test_strip_mentions_removes_only_the_bot() -> None:
     assert strip_mentions(f"<@{BOT}>  what is  PTO?", BOT) == "what is PTO?"
     assert strip_mentions(f"<@{BOT}|hrbot> ask <@U0ANNA01>", BOT) == "ask <@U0ANNA01>"
+
+
+def test_only_channel_threads_are_remembered(bot_url: str, slack: FakeSlack, company_url: str) -> None:
+    """A channel thread the bot answered is recorded (follow-ups there need no mention); a DM is
+    always answered, so its thread costs no write."""
+    asker = "U0THREADS1"  # (a user of its own: the others' allowances are spent by earlier tests)
+    direct = dm("what is the parental leave policy?", user=asker)
+    channel = mention("what is the parental leave policy?", user=asker)
+    assert post(bot_url, event_body(direct))[0] == 200
+    assert post(bot_url, event_body(channel))[0] == 200
+    slack.wait_for("chat.postMessage", 2)
+    with shared_engine(company_url).connect() as conn:
+        recorded = set(
+            conn.execute(
+                text("SELECT channel, thread FROM chat_threads WHERE thread IN (:d, :c)"),
+                {"d": direct["ts"], "c": channel["ts"]},
+            ).all()
+        )
+    assert recorded == {("C0GENERAL", channel["ts"])}
