@@ -95,9 +95,10 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=10.0, description="Seconds to wait for the model before quoting instead.")
     llm_temperature: float = Field(default=0.0, description="Sampling temperature of the model.")
     llm_prompt_budget_tokens: int = Field(
-        default=180,
+        default=160,
         description="Token budget of the context put in the prompt: the policy sentences (one per retrieved document"
-        " first) and the recent thread. 180: about 0.3 of the prompt tokens of the top five chunks pasted whole.",
+        " first) and the recent thread. 160: about 0.3 of the prompt tokens of the top five chunks pasted whole"
+        " on the real handbooks.",
     )
 
     glossary_path: Path | None = Field(default=None, description="YAML file of extra HR terms.")

@@ -18,9 +18,20 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from retrieval.pipeline import SearchResponse, SearchResult
+from retrieval.pipeline import SearchResponse
+
+
+class Cited(Protocol):
+    """What relevance is judged on: a search result, or a citation made from one."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def page(self) -> int | None: ...
+    def covers_page(self, page: int) -> bool: ...
+
 
 _CITATION = re.compile(r"\[([^\]\[#]+?)#page=(\d+)\]")
 
@@ -88,7 +99,7 @@ def _same_file(result_path: str, wanted: str) -> bool:
     return result_path == wanted or result_path.endswith("/" + wanted.lstrip("/"))
 
 
-def is_hit(result: SearchResult, q: EvalQuestion, *, start_page_only: bool = False) -> bool:
+def is_hit(result: Cited, q: EvalQuestion, *, start_page_only: bool = False) -> bool:
     """A relevant document, or (page-level questions) a chunk whose text comes from a relevant page
     (``start_page_only``: whose text starts on it)."""
     if q.relevant_pages:

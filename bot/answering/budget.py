@@ -11,7 +11,8 @@ sentence of another:
 
 1. one sentence per retrieved chunk: the extractive answer's own sentence where it quoted that
    chunk, else the chunk's best one (clipped to shares of the budget when they would not all fit
-   whole);
+   whole; no document, or page of a PDF, is dropped: past the budget a chunk whose document or page
+   is not in yet keeps its sentence clipped to ``MIN_SHARE_TOKENS``);
 2. the rest of the extractive answer's sentences;
 3. the other sentences, best first, while they fit.
 
@@ -43,9 +44,10 @@ if TYPE_CHECKING:
 CONTEXT_SENTENCES = 12  # asked of the composer over all results; the budget usually stops earlier
 PER_CHUNK_SENTENCES = 2  # asked of it for a result none of those came from
 MIN_SHARE_TOKENS = 16  # the least a chunk's sentence is clipped to when all chunks must fit
-THREAD_SHARE = 0.25  # the most of the budget the recent thread may take
+THREAD_SHARE = 0.3  # the most of the budget the recent thread may take
 THREAD_TURNS = 4  # turns of the thread considered, newest kept first
-TURN_TOKENS = 60  # one turn is clipped to this
+TURN_TOKENS = 60  # one turn of the asker's is clipped to this
+ANSWER_TURN_TOKENS = 24  # one of the bot's answers, to this
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _WORD_CHARS = 6
 _LINE_COST = 2  # "- " and the line break of a sentence, or the blank line before a source
@@ -216,11 +218,15 @@ def fit(compositions: Sequence[Composition], budget_tokens: int) -> Context:
 
     # round 1: every retrieved chunk; when they would not all fit whole, the longer sentences are
     # clipped to shares of what the labels leave (see _shares)
+    # No document (or PDF page) is dropped for the budget: past it, a chunk of one not in yet keeps its
+    # sentence clipped to MIN_SHARE_TOKENS (long labels and sentences, as in the Contoso booklets).
     allowed = _shares(round1, budget_tokens)
     for entry in round1:
         text = clip(entry.text, allowed[id(entry)])
         if sources and spent + cost(entry, text) > budget_tokens:
-            continue
+            if _unit(entry.citation) in {_unit(s.citation) for s in sources.values()}:
+                continue  # its document (or PDF page) is already there to cite
+            text = clip(entry.text, MIN_SHARE_TOKENS)
         add(entry, text)
     # rounds 2-3: whatever still fits
     for entry in [*answer_rest, *rest]:
@@ -231,6 +237,11 @@ def fit(compositions: Sequence[Composition], budget_tokens: int) -> Context:
     ordered = sorted(sources.values(), key=lambda s: (rank.get(s.citation.chunk_id, len(rank)), s.n))
     numbered = [Source(n, replace(s.citation, n=n), s.sentences) for n, s in enumerate(ordered, start=1)]
     return Context(numbered, count_tokens(Context(numbered, 0).render()))
+
+
+def _unit(citation: Citation) -> tuple[int, int | None]:
+    """What a citation points a reader at: a document, or one page of a paged one."""
+    return citation.document_id, citation.page
 
 
 def _shares(entries: list[_Entry], budget_tokens: int) -> dict[int, int]:
@@ -265,17 +276,22 @@ def citation_of(n: int, r: SearchResult) -> Citation:
         uri=r.uri,
         source=r.source,
         path=r.path,
+        page_end=r.page_end,
     )
 
 
 def fit_thread(turns: Sequence[str], budget_tokens: int) -> list[str]:
     """The recent thread for the prompt, oldest first: the newest of the last ``THREAD_TURNS``
-    turns (each clipped to ``TURN_TOKENS``) while they fit ``THREAD_SHARE`` of ``budget_tokens``."""
+    turns (the asker's clipped to ``TURN_TOKENS``, the bot's to ``ANSWER_TURN_TOKENS``) while they
+    fit ``THREAD_SHARE`` of ``budget_tokens``."""
     allowed = int(budget_tokens * THREAD_SHARE)
     kept: list[str] = []
     spent = 0
     for turn in reversed(list(turns)[-THREAD_TURNS:]):
-        text = clip(" ".join(turn.split()), TURN_TOKENS)
+        # what the asker said matters more than what the bot answered ("and in Germany?" needs the
+        # question before it): the bot's own turns are clipped shorter
+        limit = ANSWER_TURN_TOKENS if turn.startswith("You:") else TURN_TOKENS
+        text = clip(" ".join(turn.split()), limit)
         cost = count_tokens(text) + 1
         if spent + cost > allowed:
             break

@@ -27,6 +27,13 @@ class Citation:
     uri: str
     source: str
     path: str
+    page_end: int | None = None  # the page the quoted chunk runs to, when it runs over a page break
+
+    def covers_page(self, page: int) -> bool:
+        """Whether the cited chunk's text comes (in part) from ``page``."""
+        if self.page is None:
+            return False
+        return self.page <= page <= (self.page_end if self.page_end is not None else self.page)
 
     def label(self) -> str:
         """``Title › Section › Subsection, p. N — uri``"""

@@ -185,4 +185,5 @@ def _citation(n: int, r: SearchResult) -> Citation:
         uri=r.uri,
         source=r.source,
         path=r.path,
+        page_end=r.page_end,
     )

@@ -8,6 +8,7 @@ import pytest
 
 from bot.answering import ABSTAIN_TEXT, compose, query_terms
 from bot.answering.budget import (
+    MIN_SHARE_TOKENS,
     THREAD_SHARE,
     Context,
     clip,
@@ -580,3 +581,17 @@ def test_the_fake_model_cites_the_source_that_covers_the_question() -> None:
     reply = cite_best_overlap(body)
     cited = int(reply.rsplit("[", 1)[1].rstrip("]"))
     assert context.citation(cited) is not None and context.citation(cited).chunk_id == 120  # the SICK chunk
+
+
+def test_past_the_budget_a_new_document_still_comes_in_clipped_but_a_second_chunk_does_not() -> None:
+    results = five_documents()
+    # a sixth result: another chunk of the first result's document
+    results.append(result(6, "Parental leave can be split into two blocks.\n\n" + FILLER, chunk_id=111))
+    assert results[-1].document_id == results[0].document_id
+    question = "how many weeks of paid parental leave do I get?"
+    context = budgeted(question, results, 60)  # far too small for six sources
+    documents = [s.citation.document_id for s in context.sources]
+    assert sorted(set(documents)) == sorted({r.document_id for r in results})
+    assert 111 not in {s.citation.chunk_id for s in context.sources}
+    for source in context.sources[1:]:
+        assert all(count_tokens(text) <= MIN_SHARE_TOKENS for text in source.sentences)
