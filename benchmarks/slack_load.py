@@ -16,7 +16,8 @@ and the CPU the bot process used. Target (the issue): every event answered exact
     python benchmarks/slack_load.py [--events 200] [--senders 50] [--retries 10] [--pace 0] [--no-cache]
                                     [--backlog N] [--listener-workers N] [--processes N] [--profile PATH]
 
-Before the burst, two warm-up questions (one drawn like the burst's, one public-holidays question
+The bot process warms its engine up as ``bot.slack.serve`` does (``Engine.warm_up``). Before the
+burst, two warm-up questions (one drawn like the burst's, one public-holidays question
 worded unlike any of the burst's) take first-use costs (imports, holiday calendars) out of the
 figures. The fake Slack Web API speaks HTTP/1.1 with kept-alive connections, as Slack's does; the
 events are still signed and sent one connection each. CPU is reported per delivery for the bot, the
@@ -36,8 +37,10 @@ import logging
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -255,8 +258,9 @@ def serve_bot(
     handlers_log.setLevel(logging.INFO)
     handlers_log.addHandler(EngineLatency())
     engine = Engine(settings, SearchService(settings, url), today=lambda: TODAY)
-    engine.search.warm_up()
-    app = build_app(settings, engine, make_sessionmaker(shared_engine(url)))
+    sessions = make_sessionmaker(shared_engine(url))
+    engine.warm_up(sessions)  # as bot.slack.serve does before a serving process accepts events
+    app = build_app(settings, engine, sessions)
     if listener_workers:  # an experiment: Bolt's default listener pool is ThreadPoolExecutor(max_workers=5)
         pool = ThreadPoolExecutor(max_workers=listener_workers)
         app._listener_runner.listener_executor = pool
@@ -404,7 +408,18 @@ def main() -> None:
     spies = [
         subprocess.Popen(
             [
-                *("py-spy", "record", "--pid", str(b.pid), "--rate", "1000", "--format", "raw", "--threads", "--gil"),
+                *(
+                    shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
+                    "record",
+                    "--pid",
+                    str(b.pid),
+                    "--rate",
+                    "1000",
+                    "--format",
+                    "raw",
+                    "--threads",
+                    "--gil",
+                ),
                 *("--output", f"{args.profile}.{n}", "--nonblocking"),
             ],
             stdout=subprocess.DEVNULL,

@@ -8,15 +8,18 @@ fixed HR lookups bound to the verified asker) and appends one hash-chained audit
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy import text as sql
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot import personal
 from bot.answering.budget import context_sentences
@@ -43,10 +46,16 @@ HELP_TEXT = (
 )
 GREETING_TEXT = "Hi! Ask me about leave, benefits, expenses or any other HR policy, or about your own leave balance."
 THREAD_LOOKBACK = 20  # the asker's latest audit rows searched for earlier turns of the same thread
+WARM_UP_QUESTIONS = (  # one per path: the policy search + quoting, and the personal figures + holidays
+    "how many vacation days do I get?",
+    "how many vacation days do I have left, do I have pending requests and when is the next public holiday?",
+)
 REFUSAL_TEXT = (
     "I can only share your own HR figures (managers: those of their direct reports). Ask me about yours, or ask HR."
 )
 
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -68,27 +77,63 @@ class GeneratedAnswer(Answer):
 
 
 class GenerationCache(Generic[T]):
-    """A small LRU of results valid for one index generation; thread-safe."""
+    """A small LRU of results valid for one index generation; thread-safe. :meth:`get_or_compute`
+    is single-flight: callers asking for a key (of one generation) that is being computed wait for
+    that computation instead of repeating it."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = max(capacity, 0)
         self._items: OrderedDict[Hashable, tuple[int, T]] = OrderedDict()
+        self._flights: dict[tuple[Hashable, int], Future[T]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, generation: int) -> T | None:
         with self._lock:
-            item = self._items.get(key)
-            if item is None or item[0] != generation:
-                return None
-            self._items.move_to_end(key)
-            return item[1]
+            return self._get(key, generation)
+
+    def _get(self, key: Hashable, generation: int) -> T | None:
+        item = self._items.get(key)
+        if item is None or item[0] != generation:
+            return None
+        self._items.move_to_end(key)
+        return item[1]
 
     def put(self, key: Hashable, generation: int, value: T) -> None:
         with self._lock:
-            self._items[key] = (generation, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+            self._put(key, generation, value)
+
+    def _put(self, key: Hashable, generation: int, value: T) -> None:
+        self._items[key] = (generation, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def get_or_compute(self, key: Hashable, generation: int, compute: Callable[[], T]) -> tuple[T, bool]:
+        """The cached value, or ``compute()``'s, computed once however many threads ask at the same
+        time; with whether it was computed by this call. A failed computation is not remembered: the
+        callers already waiting for it get its exception, the next caller computes again."""
+        with self._lock:
+            cached = self._get(key, generation)
+            if cached is not None:
+                return cached, False
+            flight = self._flights.get((key, generation))
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[(key, generation)] = Future()
+        if not leader:
+            return flight.result(), False
+        try:
+            value = compute()
+        except BaseException as exc:
+            with self._lock:
+                del self._flights[(key, generation)]
+            flight.set_exception(exc)
+            raise
+        with self._lock:
+            self._put(key, generation, value)
+            del self._flights[(key, generation)]
+        flight.set_result(value)
+        return value, True
 
 
 class Engine:
@@ -98,6 +143,36 @@ class Engine:
         self._policies: GenerationCache[PolicyResult] = GenerationCache(settings.answer_cache_size)
         self.today = today
         self.llm = LLMGenerator(settings) if settings.generator == "openai" else None
+
+    def warm_up(self, sessions: sessionmaker[Session] | None = None) -> None:
+        """Take the first-use costs out of the first questions a server answers: the embedding model
+        (loaded, and one question embedded), the search and quoting code, and with ``sessions`` the
+        personal-figures path (its queries compiled, the holiday calendars of every country employees
+        work in). Nothing is cached, written or audited. Call before the server accepts requests."""
+        started = time.perf_counter()
+        self.search.warm_up()
+        question = WARM_UP_QUESTIONS[0]
+        classify(question)
+        self._policy(question, None, (), self.settings.policy_sources or None)
+        if sessions is not None:
+            with sessions() as session:
+                self._warm_up_personal(session)
+                session.rollback()
+        log.info("engine warmed up", extra={"warm_up_ms": round((time.perf_counter() - started) * 1000)})
+
+    def _warm_up_personal(self, session: Session) -> None:
+        question = WARM_UP_QUESTIONS[1]
+        intent = classify(question)
+        store.employee_by_slack_id("U0WARMUP-NOBODY", session=session)  # the per-event identity lookup
+        rows = session.execute(
+            sql("SELECT DISTINCT ON (country) id FROM employees WHERE active ORDER BY country, id")
+        ).scalars()
+        for n, employee_id in enumerate(rows):
+            person = store.employee_by_id(employee_id, session=session)
+            if person is None:
+                continue
+            topics = intent.topics if n == 0 else frozenset({"holidays"})  # every country's calendar
+            personal.report(person, topics, question, today=self.today(), session=session, own=True)
 
     # --- the one entry point ---------------------------------------------------------------------
 
@@ -160,15 +235,12 @@ class Engine:
             tuple(countries),
             tuple(scope) if scope is not None else None,
         )
-        if self._policies.capacity:
-            generation = self.search.generation()
-            cached = self._policies.get(key, generation)
-            if cached is not None:
-                return replace(cached, search_ms=0.0)
-        result = self._policy(text, audience, countries, scope)
-        if self._policies.capacity:
-            self._policies.put(key, generation, result)
-        return result
+        if not self._policies.capacity:
+            return self._policy(text, audience, countries, scope)
+        result, computed = self._policies.get_or_compute(
+            key, self.search.generation(), lambda: self._policy(text, audience, countries, scope)
+        )
+        return result if computed else replace(result, search_ms=0.0)
 
     def _policy(
         self, text: str, audience: Person | None, countries: Sequence[str], sources: Sequence[str] | None

@@ -60,6 +60,7 @@ def slack(
     search = SearchService(runtime.settings, runtime.url)
     search.warm_up()
     engine = Engine(runtime.settings, search)
+    engine.warm_up(runtime.sessions)  # first-use costs before the first event, not during it
     if socket:
         from bot.slack.socket import build_socket_handler, run
 
@@ -113,6 +114,7 @@ def teams(
     search = SearchService(settings, runtime.url)
     search.warm_up()
     engine = Engine(settings, search)
+    engine.warm_up(runtime.sessions)  # first-use costs before the first activity, not during it
     try:
         web_app = build_app(settings, engine, runtime.sessions, path=path)
     except TeamsConfigError as exc:

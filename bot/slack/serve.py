@@ -14,6 +14,7 @@ import multiprocessing
 import signal
 import socket
 import time
+from http.server import ThreadingHTTPServer
 from types import FrameType
 
 from hr.settings import Settings
@@ -31,18 +32,28 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_one(settings: Settings, host: str, port: int, path: str, ready: multiprocessing.Queue[int] | None) -> None:
-    """One serving process: its own engine and Bolt app, on the shared port."""
+def build_server(
+    settings: Settings, host: str, port: int, path: str, *, reuse_port: bool = False
+) -> ThreadingHTTPServer:
+    """A serving process's engine, warmed up (:meth:`bot.engine.Engine.warm_up`: the model, the
+    search, the personal-figures path), then its Bolt app and HTTP server: the server is bound only
+    once the engine is warm, so no event pays first-use costs in the middle of a burst."""
     from bot.engine import Engine
     from bot.slack.app import build_app, make_server
     from hr.db import database_url, make_engine, make_sessionmaker
     from retrieval.pipeline import SearchService
 
     url = database_url(settings)
-    search = SearchService(settings, url)
-    search.warm_up()
-    bolt = build_app(settings, Engine(settings, search), make_sessionmaker(make_engine(settings, url=url)))
-    server = make_server(bolt, host=host, port=port, path=path, reuse_port=True)
+    sessions = make_sessionmaker(make_engine(settings, url=url))
+    engine = Engine(settings, SearchService(settings, url))
+    engine.warm_up(sessions)
+    bolt = build_app(settings, engine, sessions)
+    return make_server(bolt, host=host, port=port, path=path, reuse_port=reuse_port)
+
+
+def serve_one(settings: Settings, host: str, port: int, path: str, ready: multiprocessing.Queue[int] | None) -> None:
+    """One serving process: its own engine (warmed up) and Bolt app, on the shared port."""
+    server = build_server(settings, host, port, path, reuse_port=True)
     if ready is not None:
         ready.put(server.server_port)
     try:

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine
@@ -166,3 +167,40 @@ def test_answers_are_audited_with_citations_and_the_chain_verifies(engine, sessi
     chunks = audit.cited_chunks(answer.audit_id, session=session)
     assert chunks and all(c.found for c in chunks)
     assert audit.verify(session=session).ok
+
+
+def test_warm_up_runs_every_path_and_leaves_nothing_behind(company_url, people, monkeypatch) -> None:
+    """Engine.warm_up: the model and one search, the identity lookup, and the personal figures with the
+    holiday calendar of every country employees work in; nothing cached, written or audited."""
+    settings = Settings(database_url=company_url, policy_sources=["brightwave"])
+    engine = Engine(settings, SearchService(settings, company_url), today=lambda: TODAY)
+    searched: list[str] = []
+    calendars: list[str] = []
+    search, holidays = engine.search.search, store.next_public_holidays
+    monkeypatch.setattr(engine.search, "search", lambda q, **kw: searched.append(q) or search(q, **kw))
+    monkeypatch.setattr(store, "next_public_holidays", lambda c, **kw: calendars.append(c) or holidays(c, **kw))
+    sessions = sessionmaker(shared_engine(company_url))
+    with sessions() as s:
+        audited = len(audit.list_entries(session=s, limit=100_000))
+
+    engine.warm_up(sessions)
+
+    assert engine.search._warm and len(searched) == 1
+    assert sorted(calendars) == sorted({p.country for p in people})
+    assert not engine._policies._items  # the warm-up question is not cached
+    with sessions() as s:
+        assert len(audit.list_entries(session=s, limit=100_000)) == audited
+
+
+def test_slack_identity_lookup(session, people) -> None:
+    """The driver-level lookup by Slack id: the same Person as the ORM lookups, active employees only."""
+    for person in people:
+        if person.slack_user_id:
+            assert store.employee_by_slack_id(person.slack_user_id, session=session) == store.employee_by_id(
+                person.id, session=session
+            )
+    assert store.employee_by_slack_id("U0NOBODY", session=session) is None
+    someone = next(p for p in people if p.slack_user_id and p.manager_id)
+    assert store.employee_by_slack_id(someone.slack_user_id or "", session=session).manager_name  # type: ignore[union-attr]
+    session.execute(sql_text("UPDATE employees SET active = false WHERE id = :id"), {"id": someone.id})
+    assert store.employee_by_slack_id(someone.slack_user_id or "", session=session) is None

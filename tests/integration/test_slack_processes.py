@@ -12,7 +12,9 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
+import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from tests.fakes.slack_api import fake_slack
@@ -85,3 +87,34 @@ def test_two_processes_answer_every_event_once(company_url: str, tmp_path: Path)
             except subprocess.TimeoutExpired:
                 bot.kill()
         assert bot.returncode == 0
+
+
+def test_each_serving_process_warms_its_engine_up_before_it_accepts_events(company_url, monkeypatch) -> None:
+    """``serve_one`` (one per process of ``--processes N``) builds its server through ``build_server``:
+    the engine is warmed up (with the process's sessions) before the app and the listening socket exist."""
+    import bot.slack.app
+    from bot.engine import Engine
+    from bot.slack import serve
+    from hr.settings import Settings
+
+    order: list[str] = []
+
+    def warm_up(engine: Engine, sessions: Any = None) -> None:
+        assert sessions is not None
+        order.append("warm_up")
+
+    def build_app(settings: Settings, engine: Engine, sessions: Any) -> str:
+        order.append("build_app")
+        return "bolt"
+
+    def make_server(app: str, **kwargs: Any) -> Any:
+        order.append("make_server")
+        assert app == "bolt" and kwargs["reuse_port"]
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(Engine, "warm_up", warm_up)
+    monkeypatch.setattr(bot.slack.app, "build_app", build_app)
+    monkeypatch.setattr(bot.slack.app, "make_server", make_server)
+    with pytest.raises(RuntimeError, match="stop here"):
+        serve.serve_one(Settings(database_url=company_url), "127.0.0.1", 0, "/slack/events", None)
+    assert order == ["warm_up", "build_app", "make_server"]
