@@ -116,7 +116,7 @@ def synthesize(source_url: str, size: int) -> str:
     countries = ["DE", "GB", "US", "NL", "IE"]
     with engine.begin() as conn:
         conn.execute(text("DROP INDEX ix_chunks_embedding_hnsw"))
-        conn.execute(text("INSERT INTO sources (name) VALUES ('synthetic')"))
+        conn.execute(text("INSERT INTO sources (name, kind) VALUES ('synthetic', 'folder')"))
         conn.execute(
             text("INSERT INTO documents (source_id, path) SELECT 1, 'doc-' || g FROM generate_series(1, 1000) g")
         )
