@@ -53,7 +53,9 @@ def _from_dict(cls: Any, data: dict[str, Any]) -> Any:
 
 
 class TermStatistics:
-    """Word counts of the index, reloaded when the index changes (checked at most every ``ttl_s``)."""
+    """Word counts of the index, in all and per source, reloaded when the index changes (checked at
+    most every ``ttl_s``). :meth:`keyword_weights` gives the statistics a search over some sources
+    weighs its words by."""
 
     def __init__(self, engine: Engine, ttl_s: float = 15.0, known_words: frozenset[str] = frozenset()) -> None:
         self.engine = engine
@@ -64,6 +66,8 @@ class TermStatistics:
         self.total = 0
         self.average_length = 0.0
         self.speller: Speller | None = None
+        self.sources: dict[str, sql.SourceStatistics] = {}
+        self._views: dict[tuple[str, ...], sql.SourceStatistics] = {}
         self._generation: tuple[Any, ...] | None = None
         self._checked = 0.0
 
@@ -76,9 +80,34 @@ class TermStatistics:
             generation = sql.index_generation(conn)
             if generation != self._generation:
                 self.words, self.lexemes, self.total, self.average_length = sql.term_statistics(conn)
+                self.sources = sql.source_statistics(conn)
+                self._views = {}
                 self.speller = Speller(self.words, known=self.known_words)
                 self._generation = generation
         return self
+
+    def keyword_weights(self, sources: tuple[str, ...] = ()) -> sql.SourceStatistics:
+        """The lexeme counts, chunk count and average length of the named sources together (of
+        everything with none): a search restricted to one company weighs words by that company's
+        documents, not by everything indexed."""
+        known = tuple(sorted(s for s in set(sources) if s in self.sources))
+        if not sources or not known:
+            return sql.SourceStatistics(self.lexemes, self.total, self.average_length)
+        view = self._views.get(known)
+        if view is None:
+            parts = [self.sources[name] for name in known]
+            if len(parts) == 1:
+                view = parts[0]
+            else:
+                lexemes: dict[str, int] = {}
+                for part in parts:
+                    for lexeme, ndoc in part.lexemes.items():
+                        lexemes[lexeme] = lexemes.get(lexeme, 0) + ndoc
+                total = sum(p.total for p in parts)
+                average = sum(p.average_length * p.total for p in parts) / max(total, 1)
+                view = sql.SourceStatistics(lexemes, total, average)
+            self._views[known] = view
+        return view
 
 
 @component
@@ -235,26 +264,35 @@ class PgvectorChunkKeywordRetriever(_DatabaseComponent):
         self.warm_up()
         assert self._stats is not None
         stats = self._stats.refresh()
+        audience = audience or AudienceFilter()
+        scope = stats.keyword_weights(audience.sources)
         with self.engine.connect() as conn:
             lexemes = list(dict.fromkeys(sql.query_lexemes(conn, query)))
-            weighted = self._weights(lexemes, stats)
+            weighted = self._weights(lexemes, scope, stats)
             hits = sql.keyword_search(
                 conn,
                 weighted,
-                audience or AudienceFilter(),
+                audience,
                 top_k or self.top_k,
-                average_length=stats.average_length,
+                average_length=scope.average_length,
                 k1=self.k1,
                 b=self.b,
             )
         return {"hits": Ranking(tuple(hits)), "lexemes": lexemes}
 
-    def _weights(self, lexemes: list[str], stats: TermStatistics) -> list[tuple[str, float]]:
-        total = max(stats.total, 1)
-        known = [(lex, stats.lexemes.get(lex, 0)) for lex in lexemes]
+    def _weights(
+        self, lexemes: list[str], scope: sql.SourceStatistics, stats: TermStatistics
+    ) -> list[tuple[str, float]]:
+        """IDF weights from the searched sources' statistics (``scope``). A word in many of their
+        chunks says little, and all its postings are read (at 100k chunks most of a query's time): a
+        question of common words only keeps its two rarest; searching some sources, a word in over
+        half of everything indexed is not read either."""
+        total = max(scope.total, 1)
+        everything = max(stats.total, 1)
+        known = [(lex, scope.lexemes.get(lex, 0)) for lex in lexemes]
         known = [(lex, n) for lex, n in known if n > 0]
-        # a word in many chunks says little, and all its postings are read (at 100k chunks most of a
-        # query's time); a question of common words only keeps its two rarest
+        if scope.total != stats.total:
+            known = [(lex, n) for lex, n in known if stats.lexemes.get(lex, n) / everything <= 0.5]
         selective = [(lex, n) for lex, n in known if n / total <= self.max_term_share] or sorted(
             known, key=lambda item: item[1]
         )[:2]

@@ -179,6 +179,17 @@ class SearchTerm(Base):
     ndoc: Mapped[int] = mapped_column(Integer)
 
 
+class SourceLexeme(Base):
+    """How many of a source's current chunks hold each lexeme: keyword weights of a search
+    restricted to some sources (rebuilt with ``search_terms``)."""
+
+    __tablename__ = "source_lexemes"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    lexeme: Mapped[str] = mapped_column(Text, primary_key=True)
+    ndoc: Mapped[int] = mapped_column(Integer)
+
+
 class SearchGeneration(Base):
     """One row: bumped with every change to the current chunks (``store.refresh_search_terms``), in
     the same transaction, so a cache keyed by it never serves an answer from an older index."""

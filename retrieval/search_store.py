@@ -223,6 +223,32 @@ def term_statistics(conn: Connection) -> tuple[dict[str, int], dict[str, int], i
     return words, lexemes, int(total or 0), float(average or 0.0)
 
 
+@dataclass(frozen=True)
+class SourceStatistics:
+    """Keyword statistics of one source: lexeme -> chunks holding it, chunks, their average number
+    of distinct lexemes."""
+
+    lexemes: dict[str, int]
+    total: int
+    average_length: float
+
+
+def source_statistics(conn: Connection) -> dict[str, SourceStatistics]:
+    """Per source name (``source_lexemes`` and the current chunks)."""
+    lexemes: dict[int, dict[str, int]] = {}
+    for source_id, lexeme, ndoc in conn.execute(text("SELECT source_id, lexeme, ndoc FROM source_lexemes")):
+        lexemes.setdefault(int(source_id), {})[str(lexeme)] = int(ndoc)
+    out: dict[str, SourceStatistics] = {}
+    for source_id, name, total, average in conn.execute(
+        text(
+            "SELECT s.id, s.name, count(*), avg(length(c.tsv)) FROM chunks c JOIN sources s ON s.id = c.source_id "
+            "WHERE c.is_current GROUP BY s.id, s.name"
+        )
+    ):
+        out[str(name)] = SourceStatistics(lexemes.get(int(source_id), {}), int(total), float(average or 0.0))
+    return out
+
+
 def index_generation(conn: Connection) -> tuple[Any, ...]:
     """Changes whenever documents are written or removed (cheap, index-backed)."""
     row = conn.execute(

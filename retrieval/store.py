@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from retrieval.audience import Audience
 from retrieval.chunking import Chunk as TextChunk
-from retrieval.models import Chunk, Document, DocumentVersion, SearchTerm, Source
+from retrieval.models import Chunk, Document, DocumentVersion, SearchTerm, Source, SourceLexeme
 
 
 @dataclass(frozen=True)
@@ -189,8 +189,9 @@ SEARCH_TERMS_LOCK_ID = 7_210_200
 
 
 def refresh_search_terms(session: Session) -> int:
-    """Rebuild the word list of current chunks (typo correction and term weights) and the planner's
-    statistics of the chunks. Two syncs finishing at once take turns (the rebuild is not additive)."""
+    """Rebuild the word list of current chunks (typo correction and term weights, in all and per
+    source) and the planner's statistics of the chunks. Two syncs finishing at once take turns (the
+    rebuild is not additive)."""
     session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": SEARCH_TERMS_LOCK_ID})
     bump_generation(session)  # term weights change what keyword search ranks
     session.execute(delete(SearchTerm))
@@ -205,6 +206,13 @@ def refresh_search_terms(session: Session) -> int:
         text(
             "INSERT INTO search_terms (term, kind, ndoc) "
             "SELECT word, 'l', ndoc FROM ts_stat($$SELECT tsv FROM chunks WHERE is_current$$)"
+        )
+    )
+    session.execute(delete(SourceLexeme))
+    session.execute(
+        text(
+            "INSERT INTO source_lexemes (source_id, lexeme, ndoc) "
+            "SELECT source_id, lexeme, count(*) FROM chunk_terms GROUP BY source_id, lexeme"
         )
     )
     # fresh planner statistics: how many chunks are for everyone decides HNSW vs a sorted scan

@@ -149,3 +149,39 @@ def test_question_naming_one_of_two_twin_documents_gets_that_one(settings, sessi
         hearing_order = [r.path for r in results if r.heading_path == "Hearing care"]
         assert hearing_order[0] == expected, question
         assert results[0].path == expected, question
+
+
+def test_a_search_over_one_source_weighs_words_by_that_source(settings, sessions, embed, tmp_path) -> None:
+    """ "gelato" is in all 6 chunks of the ice-cream company and in none of the office's 25: searching that company,
+    it says nothing (not read); searching everything, it is the rarest word of the question."""
+    from haystack.utils import Secret
+
+    from retrieval.components import PgvectorChunkKeywordRetriever
+    from retrieval.search_store import AudienceFilter
+
+    shop, office = tmp_path / "shop", tmp_path / "office"
+    shop.mkdir()
+    office.mkdir()
+    for i, topic in enumerate(("holidays", "sick leave", "travel", "uniforms", "shifts", "freezers")):
+        (shop / f"p{i}.md").write_text(
+            f"# Gelato {topic}\n\nAt the gelato shop, {topic} rules apply to every gelato maker.\n"
+        )
+    topics = ["holidays", "sick leave", "travel", "expenses", "laptops", "parking", "badges", "security", "hiring"]
+    for i, topic in enumerate(topics + [f"room {n}" for n in range(16)]):
+        (office / f"p{i}.md").write_text(f"# Office {topic}\n\nIn the office, {topic} rules apply to everyone.\n")
+    ingest_folder(settings, sessions, embed, shop, source="shop")
+    ingest_folder(settings, sessions, embed, office, source="office")
+    retriever = PgvectorChunkKeywordRetriever(
+        Secret.from_token(settings.database_url.get_secret_value()), max_term_share=0.2
+    )
+    retriever.warm_up()
+    assert retriever._stats is not None
+    stats = retriever._stats.refresh()
+    shop_only = stats.keyword_weights(("shop",))
+    assert (shop_only.total, shop_only.lexemes["gelato"]) == (6, 6)
+    assert stats.keyword_weights().total == 31 and stats.keyword_weights(("shop", "office")).total == 31
+    everywhere = dict(retriever._weights(["gelato", "travel"], stats.keyword_weights(), stats))
+    in_the_shop = dict(retriever._weights(["gelato", "travel"], shop_only, stats))
+    assert "gelato" in everywhere and "gelato" not in in_the_shop
+    hits = retriever.run(query="gelato travel", audience=AudienceFilter(sources=("shop",)))["hits"]
+    assert len(hits) == 1  # the shop's travel page, found by "travel" alone
