@@ -86,9 +86,17 @@ def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
+def _common_prefix(a: str, b: str, most: int) -> int:
+    n = 0
+    while n < most and n < len(a) and n < len(b) and a[n] == b[n]:
+        n += 1
+    return n
+
+
 class Speller:
-    """Corrects words that no indexed policy contains to the closest, most common word that does
-    (symmetric-delete candidates, verified by edit distance)."""
+    """Corrects words that no indexed policy contains to the closest word that does (symmetric-delete
+    candidates, verified by edit distance); among equally close ones, the one that keeps more of the
+    word's first letters, then the most common."""
 
     def __init__(self, vocabulary: Mapping[str, int], min_count: int = 2, known: frozenset[str] = frozenset()) -> None:
         self.vocabulary = {w: n for w, n in vocabulary.items() if n >= min_count and w.isalpha()}
@@ -107,14 +115,15 @@ class Speller:
         if max_distance == 2:
             keys |= {d2 for d1 in _deletes(word) for d2 in _deletes(d1)}
         candidates = {c for k in keys for c in self._index.get(k, ())}
-        best: tuple[int, int, str] | None = None
+        best: tuple[int, int, int, str] | None = None
         for candidate in candidates:
             distance = damerau_levenshtein(word, candidate, max_distance)
             if distance <= max_distance:
-                rank = (distance, -self.vocabulary[candidate], candidate)
+                # typos are rarer in a word's first letters: "typs" is "types" more likely than "tips"
+                rank = (distance, -_common_prefix(word, candidate, 3), -self.vocabulary[candidate], candidate)
                 if best is None or rank < best:
                     best = rank
-        return best[2] if best else None
+        return best[3] if best else None
 
 
 @lru_cache(maxsize=4)

@@ -86,3 +86,9 @@ def test_document_posterior_prefers_the_document_that_uses_the_question_words() 
     # words no candidate holds say nothing; one candidate is certain
     assert document_posterior(counts, totals, ["gelato"]) == {1: 0.5, 2: 0.5}
     assert document_posterior({1: counts[1]}, {1: 3000.0}, ["standard"]) == {1: 1.0}
+
+
+def test_speller_keeps_the_first_letters_among_equally_close_words() -> None:
+    speller = Speller({"tips": 50, "types": 10, "policy": 40})
+    assert speller.correct("typs") == "types"  # not the more common "tips": one edit from both
+    assert speller.correct("polcy") == "policy"
