@@ -86,6 +86,10 @@ def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
+# endings that make a known word another real one: "dads", "lender", "booked", "caring", "backend"
+_ENDINGS = ("s", "es", "er", "ers", "ed", "d", "ing", "end", "ends")
+
+
 def _common_prefix(a: str, b: str, most: int) -> int:
     n = 0
     while n < most and n < len(a) and n < len(b) and a[n] == b[n]:
@@ -107,8 +111,14 @@ class Speller:
                 for key in _deletes(word) | {word}:
                     self._index.setdefault(key, []).append(word)
 
+    def _is_known(self, word: str) -> bool:
+        """A real word the policies happen not to use, or one of its inflections ("dads", "lender")."""
+        if word in self.known:
+            return True
+        return any(word.endswith(e) and len(word) - len(e) >= 3 and word[: -len(e)] in self.known for e in _ENDINGS)
+
     def correct(self, word: str) -> str | None:
-        if len(word) < 4 or not word.isalpha() or word in self.vocabulary or word in self.known:
+        if len(word) < 4 or not word.isalpha() or word in self.vocabulary or self._is_known(word):
             return None
         max_distance = 1 if len(word) <= 5 else 2
         keys = {word} | _deletes(word)

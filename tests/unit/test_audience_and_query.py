@@ -92,3 +92,10 @@ def test_speller_keeps_the_first_letters_among_equally_close_words() -> None:
     speller = Speller({"tips": 50, "types": 10, "policy": 40})
     assert speller.correct("typs") == "types"  # not the more common "tips": one edit from both
     assert speller.correct("polcy") == "policy"
+
+
+def test_speller_leaves_inflections_of_real_words_alone() -> None:
+    speller = Speller({"days": 80, "leader": 20, "backed": 5, "vacation": 60}, known=frozenset({"dad", "lend", "back"}))
+    assert speller.correct("dads") is None  # "how much pat leave do dads get" is not about days
+    assert speller.correct("lender") is None and speller.correct("backend") is None
+    assert speller.correct("vacaton") == "vacation"
