@@ -262,24 +262,6 @@ def _shares(entries: list[_Entry], budget_tokens: int) -> dict[int, int]:
     return allowed
 
 
-def citation_of(n: int, r: SearchResult) -> Citation:
-    return Citation(
-        n=n,
-        chunk_id=r.chunk_id,
-        document_id=r.document_id,
-        version_id=r.version_id,
-        version_no=r.version_no,
-        content_hash=r.content_hash,
-        title=r.title,
-        heading_path=r.heading_path,
-        page=r.page,
-        uri=r.uri,
-        source=r.source,
-        path=r.path,
-        page_end=r.page_end,
-    )
-
-
 def fit_thread(turns: Sequence[str], budget_tokens: int) -> list[str]:
     """The recent thread for the prompt, oldest first: the newest of the last ``THREAD_TURNS``
     turns (the asker's clipped to ``TURN_TOKENS``, the bot's to ``ANSWER_TURN_TOKENS``) while they
@@ -303,6 +285,6 @@ def fit_thread(turns: Sequence[str], budget_tokens: int) -> list[str]:
 def whole_chunks(results: Sequence[SearchResult]) -> Context:
     """What the budget replaces: the top results pasted whole, one numbered source each, with the
     same short labels (for the benchmark and tests)."""
-    sources = [Source(n, citation_of(n, r), [r.text]) for n, r in enumerate(results, start=1)]
+    sources = [Source(n, Citation.of(n, r), [r.text]) for n, r in enumerate(results, start=1)]
     context = Context(sources, 0)
     return Context(sources, count_tokens(context.render()))

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from retrieval.pipeline import SearchResult
 
 ABSTAIN_TEXT = (
     "I couldn't find an answer to that in the policy documents I can search. "
@@ -28,6 +32,25 @@ class Citation:
     source: str
     path: str
     page_end: int | None = None  # the page the quoted chunk runs to, when it runs over a page break
+
+    @classmethod
+    def of(cls, n: int, r: SearchResult) -> Citation:
+        """Citation number ``n`` of a search result, pinned to the version it was found in."""
+        return cls(
+            n=n,
+            chunk_id=r.chunk_id,
+            document_id=r.document_id,
+            version_id=r.version_id,
+            version_no=r.version_no,
+            content_hash=r.content_hash,
+            title=r.title,
+            heading_path=r.heading_path,
+            page=r.page,
+            uri=r.uri,
+            source=r.source,
+            path=r.path,
+            page_end=r.page_end,
+        )
 
     def covers_page(self, page: int) -> bool:
         """Whether the cited chunk's text comes (in part) from ``page``."""

@@ -166,24 +166,6 @@ def quote(picked: Sequence[tuple[Candidate, range]]) -> tuple[list[QuotedSentenc
         r = c.result
         if r.chunk_id not in numbers:
             numbers[r.chunk_id] = len(numbers) + 1
-            citations.append(_citation(numbers[r.chunk_id], r))
+            citations.append(Citation.of(numbers[r.chunk_id], r))
         quoted.append(QuotedSentence(span_text(c, units), numbers[r.chunk_id], r.chunk_id, round(c.score, 4)))
     return quoted, citations
-
-
-def _citation(n: int, r: SearchResult) -> Citation:
-    return Citation(
-        n=n,
-        chunk_id=r.chunk_id,
-        document_id=r.document_id,
-        version_id=r.version_id,
-        version_no=r.version_no,
-        content_hash=r.content_hash,
-        title=r.title,
-        heading_path=r.heading_path,
-        page=r.page,
-        uri=r.uri,
-        source=r.source,
-        path=r.path,
-        page_end=r.page_end,
-    )
