@@ -55,7 +55,8 @@ def _from_dict(cls: Any, data: dict[str, Any]) -> Any:
 class TermStatistics:
     """Word counts of the index, in all and per source, reloaded when the index changes (checked at
     most every ``ttl_s``). :meth:`keyword_weights` gives the statistics a search over some sources
-    weighs its words by."""
+    weighs its words by. The speller and the per-source counts are built on first use after a
+    reload: the keyword retriever never spells, and only a search restricted to sources needs them."""
 
     def __init__(self, engine: Engine, ttl_s: float = 15.0, known_words: frozenset[str] = frozenset()) -> None:
         self.engine = engine
@@ -65,8 +66,8 @@ class TermStatistics:
         self.lexemes: dict[str, int] = {}
         self.total = 0
         self.average_length = 0.0
-        self.speller: Speller | None = None
-        self.sources: dict[str, sql.SourceStatistics] = {}
+        self._speller: Speller | None = None
+        self._sources: dict[str, sql.SourceStatistics] | None = None
         self._views: dict[tuple[str, ...], sql.SourceStatistics] = {}
         self._generation: tuple[Any, ...] | None = None
         self._checked = 0.0
@@ -80,18 +81,29 @@ class TermStatistics:
             generation = sql.index_generation(conn)
             if generation != self._generation:
                 self.words, self.lexemes, self.total, self.average_length = sql.term_statistics(conn)
-                self.sources = sql.source_statistics(conn)
-                self._views = {}
-                self.speller = Speller(self.words, known=self.known_words)
+                self._speller, self._sources, self._views = None, None, {}
                 self._generation = generation
         return self
+
+    @property
+    def speller(self) -> Speller:
+        if self._speller is None:
+            self._speller = Speller(self.words, known=self.known_words)
+        return self._speller
+
+    @property
+    def sources(self) -> dict[str, sql.SourceStatistics]:
+        if self._sources is None:
+            with self.engine.connect() as conn:
+                self._sources = sql.source_statistics(conn)
+        return self._sources
 
     def keyword_weights(self, sources: tuple[str, ...] = ()) -> sql.SourceStatistics:
         """The lexeme counts, chunk count and average length of the named sources together (of
         everything with none): a search restricted to one company weighs words by that company's
         documents, not by everything indexed."""
-        known = tuple(sorted(s for s in set(sources) if s in self.sources))
-        if not sources or not known:
+        known = tuple(sorted(s for s in set(sources) if s in self.sources)) if sources else ()
+        if not known:
             return sql.SourceStatistics(self.lexemes, self.total, self.average_length)
         view = self._views.get(known)
         if view is None:

@@ -168,22 +168,22 @@ def document_term_counts(
     conn: Connection, document_ids: Sequence[int], lexemes: Sequence[str]
 ) -> tuple[dict[int, dict[str, float]], dict[int, float]]:
     """For each document: how often each of ``lexemes`` occurs in its current chunks, and its total
-    (``document_terms``, two primary-key lookups)."""
+    (``document_terms`` and ``documents.term_total``: primary-key lookups, one round trip)."""
     if not document_ids or not lexemes:
         return {}, {}
-    params = {"docs": list(document_ids), "lex": list(lexemes)}
     counts: dict[int, dict[str, float]] = {}
+    totals: dict[int, float] = {}
     for doc, lexeme, tf in conn.execute(
         text(
+            "SELECT id, NULL, term_total FROM documents WHERE id = ANY(:docs) UNION ALL "
             "SELECT document_id, lexeme, tf FROM document_terms WHERE document_id = ANY(:docs) AND lexeme = ANY(:lex)"
         ),
-        params,
+        {"docs": list(document_ids), "lex": list(lexemes)},
     ):
-        counts.setdefault(int(doc), {})[str(lexeme)] = float(tf)
-    totals = {
-        int(doc): float(total)
-        for doc, total in conn.execute(text("SELECT id, term_total FROM documents WHERE id = ANY(:docs)"), params)
-    }
+        if lexeme is None:
+            totals[int(doc)] = float(tf)
+        else:
+            counts.setdefault(int(doc), {})[str(lexeme)] = float(tf)
     return counts, totals
 
 
