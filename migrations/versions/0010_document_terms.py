@@ -34,6 +34,10 @@ _REFRESH = """
         WHERE d.id IN ({docs});
 """
 
+_FLIPPED = (
+    "SELECT DISTINCT n.document_id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE n.is_current <> o.is_current"
+)
+
 
 def upgrade() -> None:
     op.add_column("chunks", sa.Column("page_end", sa.Integer(), nullable=True))
@@ -51,7 +55,12 @@ def upgrade() -> None:
         f"""
         CREATE FUNCTION document_terms_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            {_REFRESH.format(docs="SELECT DISTINCT document_id FROM new_rows")}
+            -- only documents whose current chunks changed: new versions are inserted not current
+            IF TG_OP = 'INSERT' THEN
+                {_REFRESH.format(docs="SELECT DISTINCT document_id FROM new_rows WHERE is_current")}
+            ELSE
+                {_REFRESH.format(docs=_FLIPPED)}
+            END IF;
             RETURN NULL;
         END $$
         """
@@ -63,7 +72,8 @@ def upgrade() -> None:
     )
     op.execute(
         "CREATE TRIGGER chunks_zz_document_terms_update AFTER UPDATE ON chunks "
-        "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION document_terms_refresh()"
+        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION document_terms_refresh()"
     )
 
 
