@@ -98,10 +98,6 @@ class GenerationCache(Generic[T]):
         self._items.move_to_end(key)
         return item[1]
 
-    def put(self, key: Hashable, generation: int, value: T) -> None:
-        with self._lock:
-            self._put(key, generation, value)
-
     def _put(self, key: Hashable, generation: int, value: T) -> None:
         self._items[key] = (generation, value)
         self._items.move_to_end(key)
