@@ -49,13 +49,12 @@ import urllib.request
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from _common import ROOT, fresh_database, pct
+from _common import SAMPLE_TODAY, pct, sample_company
 from slack_sdk.signature import SignatureVerifier
 
 from bot.engine import Engine
@@ -63,20 +62,14 @@ from bot.slack import handlers
 from bot.slack.app import build_app, make_server
 from bot.slack.render import FEEDBACK_BLOCK_ID, PRIVATE_NOTICE_TEXT
 from bot.slack.serve import reserve_port
-from connectors.filesystem import FilesystemConnector
 from hr.db import make_sessionmaker, shared_engine
-from hr.hrdata import store
-from hr.hrdata.importer import import_files
 from hr.settings import Settings
-from retrieval.ingest import Ingestor, embedder_from_settings
 from retrieval.pipeline import SearchService
 from tests.fakes.slack_api import FakeSlack, _handler
 
 SECRET = "bench-signing-secret-0123456789abcdef"
 BOT = "UBOT0001"
-TODAY = date(2026, 11, 21)
-POLICIES = ROOT / "bot" / "demo" / "data" / "policies"
-PEOPLE = ROOT / "bot" / "demo" / "data" / "people"
+TODAY = SAMPLE_TODAY
 CHANNELS = ["C0GENERAL", "C0RANDOM", "C0ENGINEERING", "C0PEOPLE"]
 BALANCE_QUESTIONS = [
     "how many vacation days do I have left?",
@@ -200,20 +193,8 @@ def make_events(n: int, people: list[str], rng: random.Random) -> list[Sent]:
 
 
 def prepare_database(settings_kwargs: dict[str, Any]) -> tuple[str, list[str]]:
-    url = fresh_database("hrbot_bench_slack")
-    settings = Settings(database_url=url, **settings_kwargs)
-    sessions = make_sessionmaker(shared_engine(url))
-    started = time.perf_counter()
-    connector = FilesystemConnector(POLICIES)
-    Ingestor(settings, sessions, embedder_from_settings(settings)).ingest(
-        connector.load_all(), source_name="brightwave", origin=connector.origin, listed_ids=connector.list_ids()
-    )
-    with sessions() as session:
-        import_files(sorted(PEOPLE.glob("*.csv")), session=session, today=TODAY)
-        session.commit()
-        people = sorted(p.slack_user_id for p in store.list_employees(session=session) if p.slack_user_id)
-    print(f"database ready in {time.perf_counter() - started:.1f} s: sample policies + {len(people)} employees")
-    return url, people
+    url, employees = sample_company("hrbot_bench_slack", settings_kwargs)
+    return url, sorted(p.slack_user_id for p in employees if p.slack_user_id)
 
 
 def serve_bot(

@@ -28,21 +28,16 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, fresh_database, pct
+from _common import SAMPLE_TODAY, pct, sample_company
 from slack_load import BALANCE_QUESTIONS, POLICY_QUESTIONS, cpu_seconds
 
 from bot.engine import Engine
 from bot.teams.cards import actions_of
-from connectors.filesystem import FilesystemConnector
 from hr.db import make_sessionmaker, shared_engine
-from hr.hrdata import store
-from hr.hrdata.importer import import_files
 from hr.settings import Settings
-from retrieval.ingest import Ingestor, embedder_from_settings
 from retrieval.pipeline import SearchService
 from tests.fakes.bot_connector import Call, fake_connector
 from tests.fakes.jwks import fake_issuer
@@ -50,9 +45,7 @@ from tests.fakes.teams_activities import TeamsUser, channel_mention, personal_me
 
 APP_ID = "7f5b4b1e-2a9c-4d27-9c1b-6f0f1c2a3b4d"
 PASSWORD = "bench-app-password"
-TODAY = date(2026, 11, 21)
-POLICIES = ROOT / "bot" / "demo" / "data" / "policies"
-PEOPLE = ROOT / "bot" / "demo" / "data" / "people"
+TODAY = SAMPLE_TODAY
 
 
 @dataclass
@@ -66,23 +59,8 @@ class Sent:
 
 
 def prepare_database(settings_kwargs: dict[str, Any]) -> tuple[str, list[TeamsUser]]:
-    url = fresh_database("hrbot_bench_teams")
-    settings = Settings(database_url=url, **settings_kwargs)
-    sessions = make_sessionmaker(shared_engine(url))
-    started = time.perf_counter()
-    connector = FilesystemConnector(POLICIES)
-    Ingestor(settings, sessions, embedder_from_settings(settings)).ingest(
-        connector.load_all(), source_name="brightwave", origin=connector.origin, listed_ids=connector.list_ids()
-    )
-    with sessions() as session:
-        import_files(sorted(PEOPLE.glob("*.csv")), session=session, today=TODAY)
-        session.commit()
-        people = [
-            TeamsUser(f"29:{p.email.split('@')[0]}", p.teams_user_id, p.name)
-            for p in store.list_employees(session=session)
-            if p.teams_user_id
-        ]
-    print(f"database ready in {time.perf_counter() - started:.1f} s: sample policies + {len(people)} employees")
+    url, employees = sample_company("hrbot_bench_teams", settings_kwargs)
+    people = [TeamsUser(f"29:{p.email.split('@')[0]}", p.teams_user_id, p.name) for p in employees if p.teams_user_id]
     return url, sorted(people, key=lambda u: u.member_id)
 
 
