@@ -45,7 +45,7 @@ HELP_TEXT = (
     'Managers can ask about their direct reports ("how much vacation does Anna have left?").'
 )
 GREETING_TEXT = "Hi! Ask me about leave, benefits, expenses or any other HR policy, or about your own leave balance."
-THREAD_LOOKBACK = 20  # the asker's latest audit rows searched for earlier turns of the same thread
+THREAD_LOOKBACK = 8  # the asker's latest audit rows in the same thread read for its earlier turns
 WARM_UP_QUESTIONS = (  # one per path: the policy search + quoting, and the personal figures + holidays
     "how many vacation days do I get?",
     "how many vacation days do I have left, do I have pending requests and when is the next public holiday?",
@@ -200,11 +200,14 @@ class Engine:
         turns are never included. The generator keeps the newest that fit its share of the budget."""
         if self.llm is None or not question.thread:
             return []
-        entries = audit.list_entries(session=session, user=question.asker.user_id, limit=THREAD_LOOKBACK)
+        entries = audit.list_entries(
+            session=session,
+            user=question.asker.user_id,
+            limit=THREAD_LOOKBACK,
+            conversation=(question.asker.surface, question.channel, question.thread),
+        )
         turns: list[str] = []
         for e in reversed(entries):  # oldest first
-            if (e.surface, e.channel, e.thread) != (question.asker.surface, question.channel, question.thread):
-                continue
             turns.append(f"Asker: {' '.join(e.question.split())}")
             if e.kind == "answer" and not e.lookups:
                 body = e.answer_text.partition("\n\nSources:\n")[0]

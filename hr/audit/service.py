@@ -174,10 +174,24 @@ def get(audit_id: int, *, session: Session) -> AuditEntryView | None:
 
 
 def list_entries(
-    *, session: Session, since: datetime | None = None, user: str | None = None, limit: int = 50
+    *,
+    session: Session,
+    since: datetime | None = None,
+    user: str | None = None,
+    limit: int = 50,
+    conversation: tuple[str, str | None, str] | None = None,
 ) -> list[AuditEntryView]:
-    """The newest entries first, optionally from ``since`` on and for one user (email, employee or platform id)."""
-    stmt = _filtered(_entries(), since, user).order_by(AuditEntry.seq.desc()).limit(limit)
+    """The newest entries first, optionally from ``since`` on, for one user (email, employee or
+    platform id) and in one chat thread (``conversation``: surface, channel, thread)."""
+    stmt = _filtered(_entries(), since, user)
+    if conversation is not None:
+        surface, channel, thread = conversation
+        stmt = stmt.where(
+            AuditEntry.surface == surface,
+            AuditEntry.channel.is_(None) if channel is None else AuditEntry.channel == channel,
+            AuditEntry.thread == thread,
+        )
+    stmt = stmt.order_by(AuditEntry.seq.desc()).limit(limit)
     return [_view(entry, feedback) for entry, feedback in session.execute(stmt).tuples()]
 
 

@@ -203,3 +203,15 @@ def test_a_personal_answer_stays_out_of_the_thread(engine, session, people, fake
     user = fake.requests[-1]["messages"][1]["content"]
     assert "Asker: how many vacation days do I have left?" in user
     assert "You:" not in user  # the figures of the earlier answer are not repeated to the model
+
+
+def test_the_thread_is_found_behind_many_turns_elsewhere(engine, session, people, fake) -> None:
+    lukas = people["lukas"]
+    ask_in_thread(engine, session, lukas, "can I carry unused vacation days over into next year?", "T-1")
+    for i in range(25):  # a busy day in other threads
+        ask_in_thread(engine, session, lukas, f"how much is the home office allowance? ({i})", f"T-other-{i}")
+    fake.requests.clear()
+    ask_in_thread(engine, session, lukas, "and how many vacation days do I get?", "T-1")
+    user = fake.requests[-1]["messages"][1]["content"]
+    assert "Recent conversation:\nAsker: can I carry unused vacation days over into next year?" in user
+    assert "home office" not in user.partition("Question: ")[0]
