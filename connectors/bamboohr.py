@@ -16,8 +16,10 @@ name); ``country`` = the ``locations`` setting for the work location, else the `
 name or ISO code), else ``default_country``; ``department``; ``entity`` = the ``entity_field`` setting
 (default ``division``); manager = the ``supervisorEId`` employee's work email; ``employment_type`` from
 ``employmentHistoryStatus`` (``employment_types`` setting for others). Inactive or terminated people
-are left out. A balance is ``taken`` = ``usedYearToDate`` and ``entitled`` = ``balance`` + taken (carry-
-over is inside ``balance``), period = this year, as of today; discretionary (unlimited) types have no
+are left out, and the employees file is the whole roster (``ParsedFile.roster``): someone this source
+imported before who is no longer on it has left and is deactivated, so their chat ids find nobody.
+A balance is ``taken`` = ``usedYearToDate`` and ``entitled`` = ``balance`` + taken (carry-over is
+inside ``balance``), period = this year, as of today; discretionary (unlimited) types have no
 balance and are left out. The leave type code comes from the BambooHR type name ("Sick Leave" ->
 ``sick_leave``) unless the ``leave_types`` setting maps the name or id to one of ours.
 
@@ -206,7 +208,12 @@ class BambooHRConnector:
         today = self.today()
         report = self._report()
         employees, ids = self._employees(report, today)
-        yield ParsedFile(f"{self.source}/employees", self.source, FileKind.EMPLOYEES, tuple(employees), ())
+        # everyone still employed, also those left out above for a data problem: the rest have left
+        current = (
+            str(row.get("workEmail") or "").strip().lower() for row in report if not self._terminated(row, today)
+        )
+        roster = frozenset(email for email in current if EMAIL.match(email))
+        yield ParsedFile(f"{self.source}/employees", self.source, FileKind.EMPLOYEES, tuple(employees), (), roster)
         balances = self._balances(ids, today)
         yield ParsedFile(f"{self.source}/balances", self.source, FileKind.BALANCES, tuple(balances), ())
 

@@ -303,7 +303,7 @@ class Syncer:
         self._record(result, total)
 
     def _sync_hr(self, connector: Any, snap: _Snapshot, result: SyncResult) -> bool:
-        counts = {"files": 0, "inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+        counts = {"files": 0, "inserted": 0, "updated": 0, "unchanged": 0, "deactivated": 0, "rejected": 0}
         for parsed in connector.load_hr():
             counts["files"] += 1
             try:
@@ -316,6 +316,7 @@ class Syncer:
             counts["inserted"] += imported.inserted
             counts["updated"] += imported.updated
             counts["unchanged"] += imported.unchanged
+            counts["deactivated"] += imported.deactivated
             mark_done = getattr(connector, "mark_done", None)
             if callable(mark_done):
                 mark_done(parsed.name)

@@ -46,6 +46,7 @@ class ImportSummary:
     inserted: int
     updated: int
     unchanged: int
+    deactivated: int = 0  # people a complete roster no longer lists (``ParsedFile.roster``)
 
     @property
     def rows(self) -> int:
@@ -96,16 +97,18 @@ def _import(parsed: ParsedFile, *, session: Session) -> ImportSummary:
     errors = sorted([*parsed.errors, *_check(parsed, session)], key=lambda error: error.line)
     if errors:
         raise ImportRejected(errors)
+    left = 0
     match parsed.kind:
         case FileKind.EMPLOYEES:
             counts = _import_employees(parsed, [r for r in parsed.rows if isinstance(r, EmployeeInput)], session)
+            left = _deactivate_leavers(parsed, session)
         case FileKind.HOLIDAYS:
             counts = _import_holidays(parsed, [r for r in parsed.rows if isinstance(r, HolidayInput)], session)
         case FileKind.BALANCES:
             counts = _import_balances(parsed, [r for r in parsed.rows if isinstance(r, BalanceInput)], session)
         case FileKind.REQUESTS:
             counts = _import_requests(parsed, [r for r in parsed.rows if isinstance(r, RequestInput)], session)
-    summary = ImportSummary(parsed.name, parsed.kind, *counts)
+    summary = ImportSummary(parsed.name, parsed.kind, *counts, deactivated=left)
     log.info(
         "imported %s",
         parsed.source,
@@ -210,6 +213,7 @@ def _import_employees(parsed: ParsedFile, rows: list[EmployeeInput], session: Se
             "hire_date": row.hire_date,
             "locale": row.locale,
             "active": True,
+            "source": parsed.source,
         }
         for row in rows
     ]
@@ -228,6 +232,33 @@ def _import_employees(parsed: ParsedFile, rows: list[EmployeeInput], session: Se
         ).scalars()
         updated |= set(relinked) - inserted
     return _counts(len(rows), inserted, updated)
+
+
+def _deactivate_leavers(parsed: ParsedFile, session: Session) -> int:
+    """With a complete roster: people this source imported who are no longer on it have left. They
+    are deactivated, not deleted (answers given to them stay in the audit log): from now on their
+    chat ids find nobody, and nobody sees them as a direct report. An empty roster is refused, so an
+    HR system answering "nobody" by mistake cannot lock everyone out."""
+    if parsed.roster is None:
+        return 0
+    if not parsed.roster:
+        raise ImportRejected([RowError(parsed.name, 0, "the roster lists nobody; refusing to deactivate everyone")])
+    table = Employee.__table__
+    assert isinstance(table, Table)
+    gone = session.execute(
+        update(table)
+        .where(
+            table.c.source == parsed.source,
+            table.c.active,
+            table.c.email.not_in(sorted(parsed.roster)),
+        )
+        .values(active=False, updated_at=func.now())
+        .returning(table.c.id)
+    ).scalars()
+    left = len(list(gone))
+    if left:
+        log.info("deactivated leavers", extra={"source": parsed.source, "count": left})
+    return left
 
 
 def _leave_type_ids(session: Session, units: dict[str, str]) -> dict[str, int]:

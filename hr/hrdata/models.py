@@ -61,6 +61,9 @@ class Employee(_Timestamps, Base):
     hire_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     locale: Mapped[str] = mapped_column(String(35), server_default="en-US")
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    source: Mapped[str] = mapped_column(
+        Text, server_default="", doc="What imported the person last (``bamboohr:acme``, ``csv:employees.csv``)."
+    )
 
 
 class LeaveType(Base):

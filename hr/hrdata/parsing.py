@@ -129,6 +129,10 @@ class ParsedFile:
     kind: FileKind | None
     rows: tuple[Input, ...]
     errors: tuple[RowError, ...]
+    roster: frozenset[str] | None = None
+    """An employees file that is the source's whole current staff: the work emails of everyone there
+    (also those left out of ``rows`` for a data problem). People this source imported before who
+    are not in it have left and are deactivated. ``None``: a partial file; nobody is deactivated."""
 
 
 def accepted_headers() -> str:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.bamboohr import BambooHRConnector, country_code, slug
@@ -20,7 +20,7 @@ from connectors.base import ConnectorAuthError, ConnectorConfigError, ConnectorE
 from connectors.hr_csv import CsvDropConnector
 from connectors.registry import build
 from hr.hrdata import store
-from hr.hrdata.importer import import_parsed
+from hr.hrdata.importer import ImportRejected, import_parsed
 from hr.hrdata.models import Employee, LeaveBalance, LeaveType
 from hr.hrdata.parsing import BalanceInput, EmployeeInput, FileKind, ParsedFile
 from tests.fakes.bamboohr_api import FakeBambooHR, fake_bamboohr
@@ -342,6 +342,67 @@ def test_bamboohr_rows_import_into_the_database(bamboo: FakeBambooHR, sessions: 
         employees_again, _ = _bamboo(bamboo).load_hr()
         again = import_parsed(employees_again, session=session)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 4)
+
+
+def _sync_people(bamboo: FakeBambooHR, sessions: sessionmaker[Session]) -> tuple[ParsedFile, int]:
+    """One BambooHR employees import, as the sync does it: the file and how many it deactivated."""
+    employees_file, _ = list(_bamboo(bamboo).load_hr())
+    with sessions.begin() as session:
+        return employees_file, import_parsed(employees_file, session=session).deactivated
+
+
+def _active(sessions: sessionmaker[Session]) -> set[str]:
+    with sessions() as session:
+        return set(session.scalars(select(Employee.email).where(Employee.active)))
+
+
+def test_bamboohr_leavers_are_deactivated_and_find_nobody_in_chat(
+    bamboo: FakeBambooHR, sessions: sessionmaker[Session]
+) -> None:
+    someone_else = EmployeeInput(1, "contractor@agency.example", "Cora Tract", None, None, "US", "", "", None, "", None,
+                                 "en-US")  # fmt: skip
+    with sessions.begin() as session:  # from a CSV: not BambooHR's to deactivate
+        import_parsed(
+            ParsedFile("people.csv", "csv:people.csv", FileKind.EMPLOYEES, (someone_else,), ()), session=session
+        )
+    first, deactivated = _sync_people(bamboo, sessions)
+    assert deactivated == 0
+    # everyone still employed is on the roster, also Nemo, left out of the rows for an unknown country
+    assert first.roster == {"maya@acme.example", "daniel@acme.example", "katharina@acme.example",
+                            "oliver@acme.example", "nemo@acme.example"}  # fmt: skip
+    with sessions.begin() as session:
+        session.execute(update(Employee).where(Employee.email == "daniel@acme.example").values(slack_user_id="UDANIEL"))
+        maya = store.employee_by_email("maya@acme.example", session=session)
+        assert maya is not None and [p.email for p in store.direct_reports(maya.id, session=session)] == [
+            "daniel@acme.example"
+        ]
+
+    bamboo.employees["2"].update(status="Inactive", terminationDate="2026-05-01")  # Daniel leaves
+    second, deactivated = _sync_people(bamboo, sessions)
+    assert deactivated == 1 and "daniel@acme.example" not in second.roster
+    assert _active(sessions) == {"maya@acme.example", "katharina@acme.example", "oliver@acme.example",
+                                 "contractor@agency.example"}  # fmt: skip
+    with sessions() as session:
+        assert store.employee_by_slack_id("UDANIEL", session=session) is None  # his chat id finds nobody
+        assert store.direct_reports(maya.id, session=session) == []
+        # deactivated, not deleted: answers he was given still name him in the audit log
+        assert session.scalar(select(Employee.name).where(Employee.email == "daniel@acme.example")) == "Daniel Brooks"
+
+    assert _sync_people(bamboo, sessions)[1] == 0  # a leaver is deactivated once
+    bamboo.employees["2"].update(status="Active", terminationDate="0000-00-00")  # and re-hired
+    _sync_people(bamboo, sessions)
+    with sessions() as session:
+        back = store.employee_by_slack_id("UDANIEL", session=session)
+        assert back is not None and back.email == "daniel@acme.example"  # the linked chat id survived
+
+
+def test_an_empty_bamboohr_roster_deactivates_nobody(bamboo: FakeBambooHR, sessions: sessionmaker[Session]) -> None:
+    _sync_people(bamboo, sessions)
+    before = _active(sessions)
+    bamboo.employees.clear()  # an HR system answering "nobody" by mistake
+    with pytest.raises(ImportRejected, match="roster lists nobody"):
+        _sync_people(bamboo, sessions)
+    assert _active(sessions) == before and len(before) == 4
 
 
 def test_two_types_with_the_same_derived_code_stay_apart(bamboo: FakeBambooHR) -> None:
