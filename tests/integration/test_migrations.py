@@ -30,6 +30,31 @@ def test_downgrade_and_upgrade_round_trip(database_url) -> None:
     engine.dispose()
 
 
+def test_employees_imported_by_bamboohr_before_0012_get_its_source(database_url) -> None:
+    from alembic import command
+
+    from hr.migrate import alembic_config
+
+    engine = create_engine(database_url)
+    command.downgrade(alembic_config(engine), "0011")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO employees (id, email, name, country) VALUES "
+                "(1, 'maya@acme.example', 'Maya', 'US'), (2, 'cora@agency.example', 'Cora', 'US');"
+                "INSERT INTO leave_types (id, code, name) VALUES (1, 'vacation', 'Vacation');"
+                "INSERT INTO leave_balances (employee_id, leave_type_id, period, entitled, taken, as_of, source) "
+                "VALUES (1, 1, '2026', 20, 2, '2026-05-04', 'bamboohr:acme'),"
+                " (2, 1, '2026', 10, 0, '2026-05-04', 'csv:balances.csv')"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        sources = dict(conn.execute(text("SELECT email, source FROM employees")).all())
+    engine.dispose()
+    assert sources == {"maya@acme.example": "bamboohr:acme", "cora@agency.example": ""}
+
+
 def test_models_match_the_migrations(database_url) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
