@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.serving import serving
+from tests.fakes.serving import send_json, serving
 
 PREFIX = "/api/gateway.php/"
 FIELD_TYPES = {"hireDate": "date", "terminationDate": "date", "workEmail": "email", "supervisorEId": "employee"}
@@ -175,14 +175,7 @@ def _handler(fake: FakeBambooHR) -> type[BaseHTTPRequestHandler]:
                 body = raw
             headers = {key.lower(): value for key, value in self.headers.items()}
             status, answer, extra = fake.handle(self.command, parts.path, dict(parse_qsl(parts.query)), body, headers)
-            data = json.dumps(answer).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            for key, value in extra.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, answer, extra, content_type="application/json")
 
         do_GET = _serve
         do_POST = _serve

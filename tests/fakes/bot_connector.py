@@ -27,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from tests.fakes.serving import send_json, serving
+
 CARD = "application/vnd.microsoft.card.adaptive"
 
 
@@ -197,12 +199,7 @@ def _handler(fake: FakeConnector) -> type[BaseHTTPRequestHandler]:
             elif raw:
                 body = dict(parse_qsl(raw, keep_blank_values=True))
             status, answer = fake.handle(self.command, parts.path, body, self.headers.get("Authorization"))
-            data = json.dumps(answer).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, answer)
 
         do_GET = _serve
         do_POST = _serve
@@ -216,20 +213,9 @@ def _handler(fake: FakeConnector) -> type[BaseHTTPRequestHandler]:
 def fake_connector(port: int = 0, **kwargs: Any) -> Iterator[FakeConnector]:
     """A running fake on 127.0.0.1 (``port=0``: a free one); stopped on exit."""
     fake = FakeConnector(**kwargs)
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(fake), bind_and_activate=False)
-    server.daemon_threads = True
-    server.request_queue_size = 256
-    server.server_bind()
-    server.server_activate()
-    fake.server = server
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake), port, queue_size=256) as server:
+        fake.server = server
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def _texts(card: dict[str, Any]) -> str:

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit
 
-from tests.fakes.serving import serving
+from tests.fakes.serving import send_json, serving
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -477,14 +477,7 @@ def _handler(fake: FakeConfluence) -> type[BaseHTTPRequestHandler]:
         def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
             if fake.on_request is not None:
                 fake.on_request(f"{self.command} {self.path} -> {status}")
-            data = json.dumps(body).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, body, headers)
 
     return Handler
 
@@ -493,23 +486,9 @@ def _handler(fake: FakeConfluence) -> type[BaseHTTPRequestHandler]:
 def fake_confluence(*, port: int = 0, **kwargs: Any) -> Iterator[FakeConfluence]:
     """A running fake on 127.0.0.1 (``port`` 0: a free one); stopped on exit."""
     fake = FakeConfluence(**kwargs)
-    with serving(_handler(fake)) if port == 0 else _serving_on(_handler(fake), port) as server:
+    with serving(_handler(fake), port) as server:
         fake.server = server
         yield fake
-
-
-@contextmanager
-def _serving_on(handler: type[BaseHTTPRequestHandler], port: int) -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 # --- by hand: ``python -m tests.fakes.confluence_api`` ---------------------------------------------

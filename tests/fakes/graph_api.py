@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.serving import serving
+from tests.fakes.serving import send_json, serving
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 Answer = tuple[int, Any, dict[str, str]]  # status, JSON body (or bytes), headers
@@ -382,15 +382,7 @@ def _handler(fake: FakeGraph) -> type[BaseHTTPRequestHandler]:
             form: dict[str, Any] = json.loads(raw) if raw and "json" in content_type else dict(parse_qsl(raw))
             auth = self.headers.get("Authorization") or ""
             status, body, headers = fake.handle(self.command, parts.path, dict(parse_qsl(parts.query)), form, auth)
-            data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
-            self.send_response(status)
-            if not isinstance(body, bytes):
-                self.send_header("Content-Type", "application/json")
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, body, headers, content_type="application/json")
 
         do_GET = _serve
         do_POST = _serve

@@ -23,6 +23,7 @@ from typing import Any
 
 from bot.answering.budget import count_tokens
 from bot.answering.sentences import content_stems
+from tests.fakes.serving import send_json, serving
 
 Reply = Callable[[dict[str, Any]], str]
 
@@ -106,7 +107,7 @@ class FakeOpenAI:
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         if handler.path.rstrip("/") != "/v1/chat/completions":
-            _send(handler, 404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+            send_json(handler, 404, {"error": {"message": "not found", "type": "invalid_request_error"}})
             return
         length = int(handler.headers.get("Content-Length") or 0)
         body = json.loads(handler.rfile.read(length) or b"{}")
@@ -120,12 +121,12 @@ class FakeOpenAI:
         elif action and action[0] == "status":
             status = int(action[1])
             kind = "rate_limit_exceeded" if status == 429 else "server_error"
-            _send(handler, status, {"error": {"message": kind, "type": kind, "code": kind}})
+            send_json(handler, status, {"error": {"message": kind, "type": kind, "code": kind}})
             return
         content = self.reply(body)
         prompt_tokens = count_tokens(prompt_of(body))
         completion_tokens = count_tokens(content)
-        _send(
+        send_json(
             handler,
             200,
             {
@@ -150,15 +151,6 @@ class FakeOpenAI:
         )
 
 
-def _send(handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
-    data = json.dumps(payload).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
-
-
 @contextmanager
 def serve_openai(fake: FakeOpenAI | None = None) -> Iterator[FakeOpenAI]:
     """Run ``fake`` on 127.0.0.1, port 0, until the block ends."""
@@ -174,15 +166,9 @@ def serve_openai(fake: FakeOpenAI | None = None) -> Iterator[FakeOpenAI]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    api.server = server
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield api
-    finally:
-        api._stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(Handler) as server:
+        api.server = server
+        try:
+            yield api
+        finally:
+            api._stop.set()  # held answers end before the server does

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.serving import serving
+from tests.fakes.serving import send_json, serving
 
 
 @dataclass(frozen=True)
@@ -193,20 +193,10 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             auth = self.headers.get("Authorization") or ""
             token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else params.get("token")
             status, body, headers = fake.handle(method, params, token)
-            self._send(status, body, headers)
+            send_json(self, status, body, headers)
 
         do_GET = _serve
         do_POST = _serve
-
-        def _send(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-            data = json.dumps(body).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
     return Handler
 
