@@ -68,14 +68,6 @@ class PolicyResult:
     context: Composition | None = None  # a wider ranking of sentences for the LLM (HRBOT_GENERATOR=openai)
 
 
-@dataclass(frozen=True)
-class GeneratedAnswer(Answer):
-    """An answer the LLM generator was asked to write (or fell back from): ``generation`` goes
-    into the audit row (model, tokens, fallback)."""
-
-    generation: dict[str, Any] | None = None
-
-
 class GenerationCache(Generic[T]):
     """A small LRU of results valid for one index generation; thread-safe. :meth:`get_or_compute`
     is single-flight: callers asking for a key (of one generation) that is being computed wait for
@@ -298,7 +290,7 @@ class Engine:
         else:
             own = found.lines if subject.id == asker.id else ()  # only ever the asker's own figures
             policy_text, citations, generation = self._written(question.text, policy, own, thread)
-        return GeneratedAnswer(
+        return Answer(
             kind,
             f"{personal_text}\n{policy_text}",
             citations=_cited(citations),
@@ -321,7 +313,7 @@ class Engine:
                 retrieved_chunk_ids=policy.retrieved_chunk_ids,
             )
         text_, citations, generation = self._written(text, policy, (), thread)
-        return GeneratedAnswer(
+        return Answer(
             "policy",
             text_,
             citations=_cited(citations),
@@ -394,7 +386,7 @@ class Engine:
             ),
             lookups=tuple(AuditLookup(lk.query, lk.subject_employee_id, lk.subject_email) for lk in answer.lookups),
             latency_ms=round(latency),
-            generation=answer.generation if isinstance(answer, GeneratedAnswer) else None,
+            generation=answer.generation,
         )
 
 

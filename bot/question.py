@@ -77,6 +77,8 @@ class Answer:
     audit_id: int | None = None
     latency_ms: float = 0.0
     retrieved_chunk_ids: list[int] = field(default_factory=list)
+    # what the LLM generator did (model, tokens, fallback; HRBOT_GENERATOR=openai): for the audit row
+    generation: dict[str, Any] | None = None
 
     @property
     def personal(self) -> bool:
