@@ -407,20 +407,8 @@ class ChunkHydrator(_DatabaseComponent):
                 score *= 1 + self.audience_boost
             score *= 1 + self.document_boost * posterior.get(record.document_id, 0.0)
             scored.append((score, record))
-        scored.sort(key=lambda item: -item[0])
-        # the cap is per citable unit: a document, or one page of a paged document (a 100-page PDF)
-        per_unit: dict[tuple[int, int | None], int] = {}
-        out: list[Document] = []
-        for score, r in scored:
-            unit = (r.document_id, r.page)
-            cap = self.max_per_document if r.page is None else 1  # one citation per page is enough
-            if per_unit.get(unit, 0) >= cap:
-                continue
-            per_unit[unit] = per_unit.get(unit, 0) + 1
-            out.append(_record_to_document(r, score))
-            if len(out) >= top_k:
-                break
-        return {"documents": out}
+        kept = diversify(scored, top_k, self.max_per_document)
+        return {"documents": [_record_to_document(r, score) for score, r in kept]}
 
     def to_dict(self) -> dict[str, Any]:
         return self._to_dict(
@@ -432,6 +420,26 @@ class ChunkHydrator(_DatabaseComponent):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkHydrator:
         return _from_dict(cls, data)
+
+
+def diversify(
+    scored: list[tuple[float, sql.ChunkRecord]], top_k: int, max_per_document: int
+) -> list[tuple[float, sql.ChunkRecord]]:
+    """The best ``top_k`` by score, at most ``max_per_document`` from one document: the cap is per
+    citable unit, a document or one page of a paged document (a 100-page PDF), where one citation
+    per page is enough."""
+    per_unit: dict[tuple[int, int | None], int] = {}
+    out: list[tuple[float, sql.ChunkRecord]] = []
+    for score, r in sorted(scored, key=lambda item: -item[0]):
+        unit = (r.document_id, r.page)
+        cap = max_per_document if r.page is None else 1
+        if per_unit.get(unit, 0) >= cap:
+            continue
+        per_unit[unit] = per_unit.get(unit, 0) + 1
+        out.append((score, r))
+        if len(out) >= top_k:
+            break
+    return out
 
 
 def _record_to_document(r: sql.ChunkRecord, score: float) -> Document:
