@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     keyword_max_term_share: float = Field(
         default=0.2, description="Keyword search skips words found in more than this share of chunks."
     )
+    keyword_postings_budget: int = Field(
+        default=20_000,
+        ge=0,
+        description="Keyword search reads at most about this many postings: the question's rarest words first "
+        "(always two); 0 reads them all.",
+    )
     rrf_k: int = 60
     embedding_weight: float = 1.0
     keyword_weight: float = 1.0

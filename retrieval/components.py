@@ -255,11 +255,18 @@ class PgvectorChunkKeywordRetriever(_DatabaseComponent):
     saturating term frequency and little length normalisation."""
 
     def __init__(
-        self, database_url: Secret, top_k: int = 50, max_term_share: float = 0.2, k1: float = 0.6, b: float = 0.2
+        self,
+        database_url: Secret,
+        top_k: int = 50,
+        max_term_share: float = 0.2,
+        k1: float = 0.6,
+        b: float = 0.2,
+        postings_budget: int = 20_000,
     ) -> None:
         _DatabaseComponent.__init__(self, database_url)
         self.top_k = top_k
         self.max_term_share = max_term_share
+        self.postings_budget = postings_budget
         self.k1 = k1
         self.b = b
         self._stats: TermStatistics | None = None
@@ -308,10 +315,32 @@ class PgvectorChunkKeywordRetriever(_DatabaseComponent):
         selective = [(lex, n) for lex, n in known if n / total <= self.max_term_share] or sorted(
             known, key=lambda item: item[1]
         )[:2]
-        return [(lex, sql.idf(n, total)) for lex, n in selective]
+        return [(lex, sql.idf(n, total)) for lex, n in self._within_budget(selective, stats)]
+
+    def _within_budget(self, selective: list[tuple[str, int]], stats: TermStatistics) -> list[tuple[str, int]]:
+        """Rarest words first while the postings they read (all of a word's, in every source) fit
+        ``postings_budget``; the rarest two always. Aggregating the postings is the search's cost: at
+        100k chunks a question of everyday words reads ~50k. A word dropped here is in thousands of
+        chunks, so it weighs least; at the size of a company's handbooks the budget is never reached."""
+        if not self.postings_budget:
+            return selective
+        kept: list[tuple[str, int]] = []
+        read = 0
+        for lex, n in sorted(selective, key=lambda item: item[1]):
+            read += stats.lexemes.get(lex, n)
+            if len(kept) >= 2 and read > self.postings_budget:
+                break
+            kept.append((lex, n))
+        return kept
 
     def to_dict(self) -> dict[str, Any]:
-        return self._to_dict(top_k=self.top_k, max_term_share=self.max_term_share, k1=self.k1, b=self.b)
+        return self._to_dict(
+            top_k=self.top_k,
+            max_term_share=self.max_term_share,
+            k1=self.k1,
+            b=self.b,
+            postings_budget=self.postings_budget,
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PgvectorChunkKeywordRetriever:

@@ -57,6 +57,7 @@ def build_search_pipeline(settings: Settings, database_url: str) -> Pipeline:
             max_term_share=settings.keyword_max_term_share,
             k1=settings.bm25_k1,
             b=settings.bm25_b,
+            postings_budget=settings.keyword_postings_budget,
         ),
     )
     pipe.add_component(

@@ -185,3 +185,33 @@ def test_a_search_over_one_source_weighs_words_by_that_source(settings, sessions
     assert "gelato" in everywhere and "gelato" not in in_the_shop
     hits = retriever.run(query="gelato travel", audience=AudienceFilter(sources=("shop",)))["hits"]
     assert len(hits) == 1  # the shop's travel page, found by "travel" alone
+
+
+def test_keyword_search_reads_the_rarest_words_within_its_postings_budget(settings, sessions, embed, tmp_path) -> None:
+    """A question's words are read rarest first while their postings fit the budget (the rarest two
+    always): "freezer" (1 chunk) and "travel" (2) are read, "gelato" (6) would pass a budget of 4."""
+    from haystack.utils import Secret
+
+    from retrieval.components import PgvectorChunkKeywordRetriever
+
+    for i, topic in enumerate(("holidays", "sick leave", "travel", "uniforms", "shifts", "freezer")):
+        (tmp_path / f"shop{i}.md").write_text(f"# Gelato {topic}\n\nAt the gelato shop, {topic} rules apply.\n")
+    (tmp_path / "office.md").write_text("# Office travel\n\nIn the office, travel rules apply.\n")
+    ingest_folder(settings, sessions, embed, tmp_path, source="shop")
+    url = Secret.from_token(settings.database_url.get_secret_value())
+
+    def search(budget: int) -> tuple[set[str], set[int]]:
+        retriever = PgvectorChunkKeywordRetriever(url, max_term_share=1.0, postings_budget=budget)
+        retriever.warm_up()
+        assert retriever._stats is not None
+        stats = retriever._stats.refresh()
+        words = {lex for lex, _ in retriever._weights(["gelato", "freezer", "travel"], stats.keyword_weights(), stats)}
+        return words, set(retriever.run(query="gelato freezer travel")["hits"].ids())
+
+    everything, all_hits = search(0)
+    within, budget_hits = search(4)
+    assert everything == {"gelato", "freezer", "travel"} and len(all_hits) == 7
+    assert within == {"freezer", "travel"}
+    assert len(budget_hits) == 3  # the freezer page and the two travel pages
+    assert budget_hits < all_hits
+    assert search(1)[0] == {"freezer", "travel"}  # the rarest two, whatever the budget
