@@ -13,7 +13,7 @@ from typing import Any
 
 from haystack import Document, component, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from hr.db import hot_path_engine
 from retrieval import search_store as sql
@@ -217,6 +217,9 @@ class PgvectorChunkEmbeddingRetriever(_DatabaseComponent):
         self.top_k = top_k
         self.ef_search = ef_search
         self._iterative: bool | None = None
+        self._sizes: dict[str, int] = {}
+        self._generation: tuple[Any, ...] | None = None
+        self._checked = 0.0
 
     def warm_up(self) -> None:
         _DatabaseComponent.warm_up(self)
@@ -229,16 +232,31 @@ class PgvectorChunkEmbeddingRetriever(_DatabaseComponent):
         self, query_embedding: QueryVector, audience: AudienceFilter | None = None, top_k: int | None = None
     ) -> dict[str, Any]:
         self.warm_up()
+        audience = audience or AudienceFilter()
         with self.engine.connect() as conn:
             hits = sql.vector_search(
                 conn,
                 query_embedding,
-                audience or AudienceFilter(),
+                audience,
                 top_k or self.top_k,
                 ef_search=self.ef_search,
                 iterative=bool(self._iterative),
+                in_scope=self._share(conn, audience.sources) if audience.sources and not self._iterative else None,
             )
         return {"hits": Ranking(tuple(hits))}
+
+    def _share(self, conn: Connection, sources: tuple[str, ...], ttl_s: float = 15.0) -> float | None:
+        """The share of current chunks in ``sources`` (chunk counts reloaded when the index changes,
+        checked at most every ``ttl_s``)."""
+        now = time.monotonic()
+        if self._generation is None or now - self._checked >= ttl_s:
+            self._checked = now
+            generation = sql.index_generation(conn)
+            if generation != self._generation:
+                self._sizes, self._generation = sql.source_sizes(conn), generation
+            conn.rollback()
+        total = sum(self._sizes.values())
+        return sum(self._sizes.get(name, 0) for name in set(sources)) / total if total else None
 
     def to_dict(self) -> dict[str, Any]:
         return self._to_dict(top_k=self.top_k, ef_search=self.ef_search)

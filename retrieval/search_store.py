@@ -74,30 +74,37 @@ def vector_search(
     *,
     ef_search: int,
     iterative: bool,
+    in_scope: float | None = None,
 ) -> list[Hit]:
     """HNSW search over current chunks. A selective audience filter can leave HNSW short of
     ``limit`` rows: pgvector 0.8+ scans on iteratively; 0.6 gets a raised ef_search and, if still
-    short, an exact search."""
+    short, an exact search. ``in_scope`` (the share of current chunks in the audience's sources,
+    when known) lets 0.6 go straight to the exact search when HNSW's ef_search candidates cannot
+    hold ``limit`` of them (a small source among large ones)."""
     where, params = audience.sql()
     params |= {"q": _vector_literal(embedding), "n": limit}
     sql = (
         "SELECT c.id, 1 - (c.embedding <=> CAST(:q AS vector)) AS score FROM chunks c "
         f"WHERE c.is_current{where} ORDER BY c.embedding <=> CAST(:q AS vector) LIMIT :n"
     )
+    # exact: an ORDER BY the index cannot serve, so the filter's own indexes are used
+    exact = sql.replace(
+        "ORDER BY c.embedding <=> CAST(:q AS vector)", "ORDER BY (c.embedding <=> CAST(:q AS vector)) + 0"
+    )
+    filtered_ef = max(ef_search, 4 * limit, 200)
     with conn.begin():
-        if audience.active:
-            if iterative:
-                conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-            conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(ef_search, 4 * limit, 200):d}"))
-        else:
-            conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(ef_search, limit):d}"))
-        rows = conn.execute(text(sql), params).all()
-        if audience.active and len(rows) < limit:
-            # exact: an ORDER BY the index cannot serve, so the filter's own indexes are used
-            exact = sql.replace(
-                "ORDER BY c.embedding <=> CAST(:q AS vector)", "ORDER BY (c.embedding <=> CAST(:q AS vector)) + 0"
-            )
+        if audience.active and not iterative and in_scope is not None and filtered_ef * in_scope < limit:
             rows = conn.execute(text(exact), params).all()
+        else:
+            if audience.active:
+                if iterative:
+                    conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+                conn.execute(text(f"SET LOCAL hnsw.ef_search = {filtered_ef:d}"))
+            else:
+                conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(ef_search, limit):d}"))
+            rows = conn.execute(text(sql), params).all()
+            if audience.active and len(rows) < limit:
+                rows = conn.execute(text(exact), params).all()
     hits = [Hit(int(r[0]), float(r[1])) for r in rows]
     hits.sort(key=lambda h: -h.score)  # relaxed_order may return rows slightly out of order
     return hits
@@ -247,6 +254,17 @@ def source_statistics(conn: Connection) -> dict[str, SourceStatistics]:
     ):
         out[str(name)] = SourceStatistics(lexemes.get(int(source_id), {}), int(total), float(average or 0.0))
     return out
+
+
+def source_sizes(conn: Connection) -> dict[str, int]:
+    """Current chunks per source."""
+    rows = conn.execute(
+        text(
+            "SELECT s.name, count(*) FROM chunks c JOIN sources s ON s.id = c.source_id WHERE c.is_current "
+            "GROUP BY s.name"
+        )
+    )
+    return {str(name): int(n) for name, n in rows}
 
 
 def index_generation(conn: Connection) -> tuple[Any, ...]:

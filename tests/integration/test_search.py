@@ -57,7 +57,8 @@ def test_pdf_results_link_to_their_page(indexed) -> None:
 
 
 def test_selective_filter_still_returns_k(settings, sessions) -> None:
-    """4,000 chunks for one country, 30 for another: HNSW alone would return only a few of them."""
+    """4,000 chunks for one country (and source), 30 for another: HNSW alone would return only a few
+    of them, by country or by source."""
     rng = random.Random(7)
 
     def vector() -> list[float]:
@@ -66,8 +67,8 @@ def test_selective_filter_still_returns_k(settings, sessions) -> None:
         return [x / norm for x in v]
 
     with sessions.begin() as s:
-        source = store.get_or_create_source(s, "synthetic")
         for country, docs in (("US", 400), ("NZ", 3)):
+            source = store.get_or_create_source(s, "big" if country == "US" else "small")
             for d in range(docs):
                 chunks = [TextChunk(i, f"{country} doc {d}", (), None, f"text {country} {d} {i}") for i in range(10)]
                 store.write_version(
@@ -105,6 +106,26 @@ def test_selective_filter_still_returns_k(settings, sessions) -> None:
             .all()
         )
     assert countries == ["NZ"]
+
+    # a small source among large ones: pgvector 0.6 goes straight to the exact search
+    query = QueryVector(vector())
+    small = AudienceFilter(sources=("small",))
+    with retriever.engine.connect() as conn:
+        assert retriever._share(conn, ("small",)) == pytest.approx(30 / 4030)
+    nearest = retriever.run(query_embedding=query, audience=small, top_k=20)["hits"].ids()
+    with sessions() as s:
+        exact = (
+            s.execute(
+                text(
+                    "SELECT c.id FROM chunks c JOIN sources src ON src.id = c.source_id WHERE src.name = 'small' "
+                    "ORDER BY (c.embedding <=> CAST(:q AS vector)) + 0 LIMIT 20"
+                ),
+                {"q": "[" + ",".join(str(x) for x in query) + "]"},
+            )
+            .scalars()
+            .all()
+        )
+    assert nearest == exact
 
 
 def test_cli_search_json(settings, indexed, monkeypatch) -> None:
