@@ -70,11 +70,15 @@ class Candidates:
 def collect(service: SearchService, question: EvalQuestion, source: str, truth: str | None) -> Candidates:
     """The pipeline's candidates for one question, with its signals, run component by component."""
     pipe = service.pipeline
-    countries = [c for c in [country_code(question.country)] if c] if question.country else None
-    analyzed = pipe.get_component("analyzer").run(query=question.question, countries=countries, sources=[source])
+    code = country_code(question.country) if question.country else None
+    analyzed = pipe.get_component("analyzer").run(
+        query=question.question, countries=[code] if code else None, sources=[source]
+    )
     audience = analyzed["audience"]
     vector = pipe.get_component("embedder").run(text=analyzed["embedding_text"])["embedding"]
-    nearest = pipe.get_component("embedding_retriever").run(query_embedding=vector, audience=audience)["hits"]
+    nearest = pipe.get_component("embedding_retriever").run(
+        query_embedding=vector, audience=audience, in_scope=analyzed["in_scope"]
+    )["hits"]
     keyword = pipe.get_component("keyword_retriever").run(query=analyzed["keyword_text"], audience=audience)
     fusion: HybridRankFusion = pipe.get_component("fusion")
     fused = fusion.run(embedding_hits=nearest, keyword_hits=keyword["hits"])["hits"]

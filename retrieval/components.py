@@ -13,7 +13,7 @@ from typing import Any
 
 from haystack import Document, component, default_from_dict, default_to_dict
 from haystack.utils import Secret, deserialize_secrets_inplace
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from hr.db import hot_path_engine
 from retrieval import search_store as sql
@@ -98,6 +98,12 @@ class TermStatistics:
                 self._sources = sql.source_statistics(conn)
         return self._sources
 
+    def share(self, sources: tuple[str, ...]) -> float | None:
+        """The share of current chunks that ``sources`` hold (None: no sources named, or none indexed)."""
+        if not sources or not self.total:
+            return None
+        return sum(self.sources[name].total for name in set(sources) if name in self.sources) / self.total
+
     def keyword_weights(self, sources: tuple[str, ...] = ()) -> sql.SourceStatistics:
         """The lexeme counts, chunk count and average length of the named sources together (of
         everything with none): a search restricted to one company weighs words by that company's
@@ -125,7 +131,7 @@ class TermStatistics:
 @component
 class QueryAnalyzer(_DatabaseComponent):
     """Glossary expansion, typo correction and country detection; outputs the texts for each
-    retriever and the audience filter."""
+    retriever, the audience filter and the share of the index its sources hold (``in_scope``)."""
 
     def __init__(
         self, database_url: Secret, glossary_path: str | None = None, dictionary_path: str | None = None
@@ -146,7 +152,9 @@ class QueryAnalyzer(_DatabaseComponent):
             known = dictionary_words(self.dictionary_path) if self.dictionary_path else frozenset()
             self._stats = TermStatistics(self.engine, known_words=known)
 
-    @component.output_types(embedding_text=str, keyword_text=str, audience=AudienceFilter, analysis=dict)
+    @component.output_types(
+        embedding_text=str, keyword_text=str, audience=AudienceFilter, in_scope=float | None, analysis=dict
+    )
     def run(
         self,
         query: str,
@@ -169,6 +177,7 @@ class QueryAnalyzer(_DatabaseComponent):
             "embedding_text": analyzed.embedding_text,
             "keyword_text": analyzed.keyword_text,
             "audience": audience,
+            "in_scope": stats.share(audience.sources),
             "analysis": {
                 "corrections": analyzed.corrections,
                 "expansions": list(analyzed.expansions),
@@ -217,9 +226,6 @@ class PgvectorChunkEmbeddingRetriever(_DatabaseComponent):
         self.top_k = top_k
         self.ef_search = ef_search
         self._iterative: bool | None = None
-        self._sizes: dict[str, int] = {}
-        self._generation: tuple[Any, ...] | None = None
-        self._checked = 0.0
 
     def warm_up(self) -> None:
         _DatabaseComponent.warm_up(self)
@@ -229,34 +235,26 @@ class PgvectorChunkEmbeddingRetriever(_DatabaseComponent):
 
     @component.output_types(hits=Ranking)
     def run(
-        self, query_embedding: QueryVector, audience: AudienceFilter | None = None, top_k: int | None = None
+        self,
+        query_embedding: QueryVector,
+        audience: AudienceFilter | None = None,
+        top_k: int | None = None,
+        in_scope: float | None = None,
     ) -> dict[str, Any]:
+        """``in_scope``: the share of the index in the audience's sources (``QueryAnalyzer``), for
+        pgvector 0.6 to see when HNSW cannot find enough of them."""
         self.warm_up()
-        audience = audience or AudienceFilter()
         with self.engine.connect() as conn:
             hits = sql.vector_search(
                 conn,
                 query_embedding,
-                audience,
+                audience or AudienceFilter(),
                 top_k or self.top_k,
                 ef_search=self.ef_search,
                 iterative=bool(self._iterative),
-                in_scope=self._share(conn, audience.sources) if audience.sources and not self._iterative else None,
+                in_scope=in_scope,
             )
         return {"hits": Ranking(tuple(hits))}
-
-    def _share(self, conn: Connection, sources: tuple[str, ...], ttl_s: float = 15.0) -> float | None:
-        """The share of current chunks in ``sources`` (chunk counts reloaded when the index changes,
-        checked at most every ``ttl_s``)."""
-        now = time.monotonic()
-        if self._generation is None or now - self._checked >= ttl_s:
-            self._checked = now
-            generation = sql.index_generation(conn)
-            if generation != self._generation:
-                self._sizes, self._generation = sql.source_sizes(conn), generation
-            conn.rollback()
-        total = sum(self._sizes.values())
-        return sum(self._sizes.get(name, 0) for name in set(sources)) / total if total else None
 
     def to_dict(self) -> dict[str, Any]:
         return self._to_dict(top_k=self.top_k, ef_search=self.ef_search)

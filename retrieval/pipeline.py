@@ -80,6 +80,7 @@ def build_search_pipeline(settings: Settings, database_url: str) -> Pipeline:
     pipe.connect("analyzer.embedding_text", "embedder.text")
     pipe.connect("embedder.embedding", "embedding_retriever.query_embedding")
     pipe.connect("analyzer.audience", "embedding_retriever.audience")
+    pipe.connect("analyzer.in_scope", "embedding_retriever.in_scope")
     pipe.connect("analyzer.keyword_text", "keyword_retriever.query")
     pipe.connect("analyzer.audience", "keyword_retriever.audience")
     pipe.connect("embedding_retriever.hits", "fusion.embedding_hits")

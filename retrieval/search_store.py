@@ -79,7 +79,7 @@ def vector_search(
     """HNSW search over current chunks. A selective audience filter can leave HNSW short of
     ``limit`` rows: pgvector 0.8+ scans on iteratively; 0.6 gets a raised ef_search and, if still
     short, an exact search. ``in_scope`` (the share of current chunks in the audience's sources,
-    when known) lets 0.6 go straight to the exact search when HNSW's ef_search candidates cannot
+    when known; ignored by 0.8+) lets 0.6 go straight to the exact search when HNSW's ef_search candidates cannot
     hold ``limit`` of them (a small source among large ones)."""
     where, params = audience.sql()
     params |= {"q": _vector_literal(embedding), "n": limit}
@@ -254,17 +254,6 @@ def source_statistics(conn: Connection) -> dict[str, SourceStatistics]:
     ):
         out[str(name)] = SourceStatistics(lexemes.get(int(source_id), {}), int(total), float(average or 0.0))
     return out
-
-
-def source_sizes(conn: Connection) -> dict[str, int]:
-    """Current chunks per source."""
-    rows = conn.execute(
-        text(
-            "SELECT s.name, count(*) FROM chunks c JOIN sources s ON s.id = c.source_id WHERE c.is_current "
-            "GROUP BY s.name"
-        )
-    )
-    return {str(name): int(n) for name, n in rows}
 
 
 def index_generation(conn: Connection) -> tuple[Any, ...]:

@@ -109,10 +109,11 @@ def test_selective_filter_still_returns_k(settings, sessions) -> None:
 
     # a small source among large ones: pgvector 0.6 goes straight to the exact search
     query = QueryVector(vector())
-    small = AudienceFilter(sources=("small",))
-    with retriever.engine.connect() as conn:
-        assert retriever._share(conn, ("small",)) == pytest.approx(30 / 4030)
-    nearest = retriever.run(query_embedding=query, audience=small, top_k=20)["hits"].ids()
+    analyzed = pipeline.get_component("analyzer").run(query="text", sources=["small"])
+    assert analyzed["in_scope"] == pytest.approx(30 / 4030)
+    small = analyzed["audience"]
+    nearest = retriever.run(query_embedding=query, audience=small, top_k=20, in_scope=analyzed["in_scope"])
+    nearest = nearest["hits"].ids()
     with sessions() as s:
         exact = (
             s.execute(
